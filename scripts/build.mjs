@@ -1,0 +1,24 @@
+// Bundles the CLI and the library into dist/. One file per entry keeps start-up fast: the CLI
+// loads one module instead of hundreds, and chevrotain comes from its own pre-bundled build.
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+await build({
+  absWorkingDir: root,
+  entryPoints: { cli: 'src/cli.ts', index: 'src/index.ts' },
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: 'linked',
+  chunkNames: 'chunks/[name]-[hash]',
+  alias: { chevrotain: './node_modules/chevrotain/lib/chevrotain.mjs' },
+  // Native addons, and packages that read their own files at run time, stay in node_modules.
+  external: ['better-sqlite3', '@resvg/resvg-js', 'svgdom', 'elkjs', '@svgdotjs/svg.js', 'fontkit'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  logLevel: 'warning',
+});

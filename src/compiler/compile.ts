@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { hasErrors, sortDiagnostics, type Diagnostic } from '../lib/diagnostics';
+import type { FlowFile } from '../parser/types';
+import type { CompiledFlow, FlowEdge, FlowLoop, FlowNode, NodeKind, Shape } from './types';
+import { edgeLabel, lastAttribute, validate, type Analysis, type DeclaredNode } from './validate';
+
+export interface CompileResult {
+  /** Present only when there are no errors. */
+  flow?: CompiledFlow;
+  diagnostics: Diagnostic[];
+}
+
+/** Validates a parsed file and, when it has no errors, resolves it into a CompiledFlow. */
+export function compile(ast: FlowFile): CompileResult {
+  const analysis = validate(ast);
+  const diagnostics = sortDiagnostics(analysis.diagnostics);
+  if (hasErrors(diagnostics)) return { diagnostics };
+  return { flow: build(ast.path, analysis), diagnostics };
+}
+
+function build(path: string, analysis: Analysis): CompiledFlow {
+  const edges = edgesOf(analysis);
+  const incoming = new Map<string, number>();
+  const outgoing = new Map<string, string[]>();
+  for (const edge of edges) {
+    incoming.set(edge.to.node, (incoming.get(edge.to.node) ?? 0) + 1);
+    outgoing.set(edge.from.node, [...(outgoing.get(edge.from.node) ?? []), edge.id]);
+  }
+  const nodes = analysis.nodes.map((declared) =>
+    nodeOf(declared, incoming.get(declared.decl.id) ?? 0, outgoing.get(declared.decl.id) ?? []),
+  );
+  const loops: FlowLoop[] = analysis.loops.map(({ loop, members }, index) => {
+    const bound = /\d+/.exec(loop.condition)?.[0];
+    return {
+      id: `loop${index + 1}`,
+      condition: loop.condition,
+      ...(bound !== undefined && { bound: Number(bound) }),
+      nodes: members.map((m) => m.decl.id),
+      range: loop.range,
+    };
+  });
+  const lanes = analysis.lanes.map((lane) => ({ id: lane.id, label: lane.label ?? lane.id, range: lane.range }));
+  return {
+    version: contentHash({ lanes, nodes, edges, loops }),
+    path,
+    lanes,
+    nodes,
+    edges,
+    loops,
+    starts: nodes.filter((n) => n.kind === 'start').map((n) => n.id),
+    ends: nodes.filter((n) => n.shape === 'circle' && n.outgoing.length === 0).map((n) => n.id),
+  };
+}
+
+function edgesOf(analysis: Analysis): FlowEdge[] {
+  const seen = new Map<string, number>();
+  return analysis.edges.map(({ edge, from, to }) => {
+    const pair = `${from.node.decl.id}->${to.node.decl.id}`;
+    const count = (seen.get(pair) ?? 0) + 1;
+    seen.set(pair, count);
+    const label = edgeLabel(edge);
+    return {
+      id: count === 1 ? pair : `${pair}#${count}`,
+      from: { node: from.node.decl.id, side: from.side, ...(from.inferred && { inferred: true as const }) },
+      to: { node: to.node.decl.id, side: to.side, ...(to.inferred && { inferred: true as const }) },
+      ...(label !== undefined && { label }),
+      range: edge.range,
+    };
+  });
+}
+
+function nodeOf({ decl, lane }: DeclaredNode, incoming: number, outgoing: string[]): FlowNode {
+  const shape = decl.shape as Shape;
+  const attribute = (key: string) => lastAttribute(decl.attributes, key);
+  const owner = attribute('owner');
+  const description = attribute('description');
+  const system = attribute('system');
+  return {
+    id: decl.id,
+    lane: lane!.id,
+    shape,
+    kind: kindOf(shape, incoming, outgoing.length),
+    label: attribute('label') ?? '',
+    ...(owner !== undefined && { owner }),
+    ...(description !== undefined && { description }),
+    ...(system !== undefined && { system }),
+    outgoing,
+    range: decl.range,
+  };
+}
+
+function kindOf(shape: Shape, incoming: number, outgoing: number): NodeKind {
+  if (shape === 'diamond') return 'decision';
+  if (shape !== 'circle') return 'step';
+  if (incoming === 0) return 'start';
+  return outgoing === 0 ? 'end' : 'milestone';
+}
+
+/** sha256 of the flow's meaning: keys sorted, source positions left out. */
+function contentHash(value: unknown): string {
+  const canonical = JSON.stringify(value, (key, v: unknown) => {
+    if (key === 'range') return undefined;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)));
+    }
+    return v;
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}

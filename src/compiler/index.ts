@@ -1,0 +1,4 @@
+export { compile, type CompileResult } from './compile';
+export { validate } from './validate';
+export type * from './types';
+export { SHAPES, SIDES } from './types';
