@@ -1,9 +1,13 @@
 /** The candidate closest to `word` by edit distance, if it is close enough to be a likely typo. */
 export function closest(word: string, candidates: Iterable<string>): string | undefined {
   const lower = word.toLowerCase();
+  const pool = [...candidates];
+  // An abbreviation (`rect`, `desc`) is as likely a slip as a typo.
+  const abbreviated = lower.length >= 3 ? pool.find((c) => c.toLowerCase().startsWith(lower)) : undefined;
+  if (abbreviated !== undefined) return abbreviated;
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
-  for (const candidate of candidates) {
+  for (const candidate of pool) {
     const distance = editDistance(lower, candidate.toLowerCase());
     if (distance < bestDistance) {
       best = candidate;

@@ -7,7 +7,9 @@ import type { Attribute, Edge, EdgeEnd, FlowFile, Lane, Loop, NodeDecl, NodeRef,
 
 /**
  * Parses a .flow file. Never throws: every problem found is returned as a diagnostic, and the
- * AST holds everything that could be read (lines with errors are left out of it).
+ * AST holds everything that could be read. A line that does not parse is left out; a node
+ * whose last string is unterminated is kept, so that references to it do not cascade into
+ * more errors.
  */
 export function parse(path: string, text: string): ParseResult {
   const source = stripBom(text);
@@ -90,8 +92,10 @@ class AstBuilder {
         return this.place(this.nodeDecl(statement), 'nodes');
       case 'edge':
         return this.place(this.edge(statement), 'edges');
-      case 'loop':
-        return this.place(this.loop(statement), 'loops');
+      case 'loop': {
+        const loop = this.loop(statement);
+        return loop === undefined ? undefined : this.place(loop, 'loops');
+      }
     }
   }
 
@@ -224,17 +228,19 @@ class AstBuilder {
     return ref;
   }
 
-  private loop(cst: CstNode): Loop {
+  /** The loop, or undefined when its condition runs to the end of the line. */
+  private loop(cst: CstNode): Loop | undefined {
     const keyword = tokenOf(cst, 'Loop');
     const condition = tokenOf(cst, 'LoopCondition');
-    const closed = condition.image.endsWith(']');
-    if (!closed) {
+    if (!condition.image.endsWith(']')) {
       this.report(diagnostic('FZ106', 'loop condition is not closed: add `]`', tokenRange(condition)));
+      this.takeComments();
+      return undefined;
     }
     const members = childNodes(cst, 'nodeRef').map((r) => this.nodeRef(r));
     const last = members[members.length - 1];
     return {
-      condition: condition.image.slice(1, closed ? -1 : undefined).trim(),
+      condition: condition.image.slice(1, -1).trim(),
       conditionRange: tokenRange(condition),
       members,
       comments: this.takeComments(),
