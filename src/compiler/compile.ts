@@ -96,14 +96,11 @@ function kindOf(shape: Shape, incoming: number, outgoing: number): NodeKind {
   return outgoing === 0 ? 'end' : 'milestone';
 }
 
-/** sha256 of the flow's meaning: keys sorted, source positions left out. */
+/**
+ * sha256 of the flow's meaning, source positions left out. Key order needs no sorting: every
+ * object hashed here is built above with its keys in a fixed order.
+ */
 function contentHash(value: unknown): string {
-  const canonical = JSON.stringify(value, (key, v: unknown) => {
-    if (key === 'range') return undefined;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
-      return Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)));
-    }
-    return v;
-  });
+  const canonical = JSON.stringify(value, (key, v: unknown) => (key === 'range' ? undefined : v));
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }

@@ -1,8 +1,8 @@
-import type { CstNode, IToken } from 'chevrotain';
+import type { IToken } from 'chevrotain';
 import { diagnostic, sortDiagnostics, spanning, type Diagnostic, type Range } from '../lib/diagnostics';
 import { stripBom } from '../lib/text';
-import { parseStatement } from './grammar';
-import { Newline, TerminatedString, UnterminatedString, flowLexer } from './tokens';
+import { parseStatement, tokenRange } from './grammar';
+import { Newline, UnterminatedString, flowLexer } from './tokens';
 import type { Attribute, Edge, EdgeEnd, FlowFile, Lane, Loop, NodeDecl, NodeRef, ParseResult } from './types';
 
 /**
@@ -69,7 +69,7 @@ class AstBuilder {
   }
 
   statement(tokens: IToken[]): void {
-    const { cst, error } = parseStatement(tokens);
+    const { statement, error } = parseStatement(tokens);
     for (const token of tokens) {
       if (token.tokenType === UnterminatedString) {
         this.report(diagnostic('FZ102', 'unterminated string: add the closing `"`', tokenRange(token)));
@@ -82,18 +82,17 @@ class AstBuilder {
       this.report(diagnostic('FZ101', `expected ${error.expected}, found ${found}`, range));
       return;
     }
-    const statement = onlyChild(cst!);
-    switch (statement.name) {
+    switch (statement.kind) {
       case 'laneOpen':
-        return this.openLaneAt(statement);
+        return this.openLaneAt(statement.id, statement.brace, statement.label);
       case 'laneClose':
-        return this.closeLaneAt(tokenRange(tokens[0]!));
-      case 'nodeDecl':
-        return this.place(this.nodeDecl(statement), 'nodes');
+        return this.closeLaneAt(tokenRange(statement.brace));
+      case 'node':
+        return this.place(this.nodeDecl(statement.id, statement.shape, statement.attributes), 'nodes');
       case 'edge':
-        return this.place(this.edge(statement), 'edges');
+        return this.place(this.edge(statement.from, statement.to, statement.attributes, statement.closing), 'edges');
       case 'loop': {
-        const loop = this.loop(statement);
+        const loop = this.loop(statement.keyword, statement.condition, statement.members);
         return loop === undefined ? undefined : this.place(loop, 'loops');
       }
     }
@@ -123,9 +122,7 @@ class AstBuilder {
     if (this.openLane !== undefined) this.openLane.range = spanning(this.openLane.range, item.range);
   }
 
-  private openLaneAt(cst: CstNode): void {
-    const idToken = tokenOf(cst, 'Identifier');
-    const labelToken = optionalTokenOf(cst, 'LaneLabel');
+  private openLaneAt(idToken: IToken, brace: IToken, labelToken: IToken | undefined): void {
     if (this.openLane !== undefined) {
       const lane = this.openLane;
       this.report(
@@ -138,7 +135,7 @@ class AstBuilder {
       this.closeLane(lane.range);
     }
     const label = labelToken?.image.slice(1).trim();
-    const lastToken = labelToken ?? tokenOf(cst, 'LBrace');
+    const lastToken = labelToken ?? brace;
     const lane: Lane = {
       id: idToken.image,
       idRange: tokenRange(idToken),
@@ -172,10 +169,7 @@ class AstBuilder {
     this.openLane = undefined;
   }
 
-  private nodeDecl(cst: CstNode): NodeDecl {
-    const idToken = tokenOf(cst, 'NodeId');
-    const shapeToken = tokenOf(cst, 'shape');
-    const attributes = childNodes(cst, 'attribute').map((a) => this.attribute(a));
+  private nodeDecl(idToken: IToken, shapeToken: IToken, attributes: Attribute[]): NodeDecl {
     const last = attributes[attributes.length - 1];
     return {
       id: idToken.image,
@@ -188,56 +182,22 @@ class AstBuilder {
     };
   }
 
-  private attribute(cst: CstNode): Attribute {
-    const key = tokenOf(cst, 'key');
-    const value = tokenOf(cst, 'value');
-    return { key: key.image, keyRange: tokenRange(key), value: stringValue(value), valueRange: tokenRange(value) };
-  }
-
-  private edge(cst: CstNode): Edge {
-    const from = this.edgeEnd(childNode(cst, 'from'));
-    const to = this.edgeEnd(childNode(cst, 'to'));
-    const list = childNodes(cst, 'attributeList')[0];
+  private edge(from: EdgeEnd, to: EdgeEnd, attributes: Attribute[] | undefined, closing: IToken | undefined): Edge {
     const edge: Edge = { from, to, comments: this.takeComments(), range: spanning(from.range, to.range) };
-    if (list !== undefined) {
-      edge.attributes = childNodes(list, 'attribute').map((a) => this.attribute(a));
-      edge.range = spanning(from.range, tokenRange(tokenOf(list, 'RBracket')));
+    if (attributes !== undefined) {
+      edge.attributes = attributes;
+      edge.range = spanning(from.range, tokenRange(closing!));
     }
     return edge;
   }
 
-  private edgeEnd(cst: CstNode): EdgeEnd {
-    const end: EdgeEnd = this.nodeRef(childNode(cst, 'nodeRef'));
-    const side = optionalTokenOf(cst, 'side');
-    if (side !== undefined) {
-      end.side = side.image;
-      end.sideRange = tokenRange(side);
-      end.range = spanning(end.range, tokenRange(tokenOf(cst, 'RParen')));
-    }
-    return end;
-  }
-
-  private nodeRef(cst: CstNode): NodeRef {
-    const node = tokenOf(cst, 'NodeId');
-    const lane = optionalTokenOf(cst, 'lane');
-    const ref: NodeRef = { node: node.image, nodeRange: tokenRange(node), range: tokenRange(node) };
-    if (lane !== undefined) {
-      ref.lane = { id: lane.image, range: tokenRange(lane) };
-      ref.range = spanning(ref.lane.range, ref.nodeRange);
-    }
-    return ref;
-  }
-
   /** The loop, or undefined when its condition runs to the end of the line. */
-  private loop(cst: CstNode): Loop | undefined {
-    const keyword = tokenOf(cst, 'Loop');
-    const condition = tokenOf(cst, 'LoopCondition');
+  private loop(keyword: IToken, condition: IToken, members: NodeRef[]): Loop | undefined {
     if (!condition.image.endsWith(']')) {
       this.report(diagnostic('FZ106', 'loop condition is not closed: add `]`', tokenRange(condition)));
       this.takeComments();
       return undefined;
     }
-    const members = childNodes(cst, 'nodeRef').map((r) => this.nodeRef(r));
     const last = members[members.length - 1];
     return {
       condition: condition.image.slice(1, -1).trim(),
@@ -247,33 +207,6 @@ class AstBuilder {
       range: spanning(tokenRange(keyword), last?.range ?? tokenRange(condition)),
     };
   }
-}
-
-function onlyChild(cst: CstNode): CstNode {
-  return Object.values(cst.children)[0]![0] as CstNode;
-}
-
-function childNodes(cst: CstNode, name: string): CstNode[] {
-  return (cst.children[name] as CstNode[] | undefined) ?? [];
-}
-
-function childNode(cst: CstNode, name: string): CstNode {
-  return childNodes(cst, name)[0]!;
-}
-
-function optionalTokenOf(cst: CstNode, name: string): IToken | undefined {
-  return (cst.children[name] as IToken[] | undefined)?.[0];
-}
-
-function tokenOf(cst: CstNode, name: string): IToken {
-  return optionalTokenOf(cst, name)!;
-}
-
-export function tokenRange(token: IToken): Range {
-  return {
-    start: { line: token.startLine!, column: token.startColumn!, offset: token.startOffset },
-    end: { line: token.endLine!, column: token.endColumn! + 1, offset: token.endOffset! + 1 },
-  };
 }
 
 function endOfLine(tokens: IToken[]): Range {
@@ -288,13 +221,6 @@ function wholeText(source: string): Range {
     start: { line: 1, column: 1, offset: 0 },
     end: { line: lines.length, column: lastLine.length + 1, offset: source.length },
   };
-}
-
-/** The value of a string token: quotes removed, `\"` and `\\` unescaped. */
-function stringValue(token: IToken): string {
-  const image = token.image;
-  const inner = token.tokenType === TerminatedString ? image.slice(1, -1) : image.slice(1);
-  return inner.replace(/\\(["\\])/g, '$1');
 }
 
 function quoteChars(text: string): string {
