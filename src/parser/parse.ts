@@ -85,7 +85,7 @@ class AstBuilder {
   private openLane: Lane | undefined;
   private pendingComments: string[] = [];
 
-  constructor(path: string, private readonly source: string) {
+  constructor(path: string, source: string) {
     this.file = { path, lanes: [], nodes: [], edges: [], loops: [], trailingComments: [], range: wholeText(source) };
   }
 
@@ -99,13 +99,14 @@ class AstBuilder {
 
   statement(tokens: IToken[]): void {
     const { statement, error } = parseStatement(tokens);
-    for (const token of tokens) {
-      if (token.tokenType === UnterminatedString) {
-        this.report(diagnostic('FZ102', 'unterminated string: add the closing `"`', tokenRange(token)));
-      }
+    // An unterminated string runs to the end of its line, so it is the one error there: what
+    // the parser then misses (a `]`, more attributes) follows from it.
+    const unterminated = tokens.find((token) => token.tokenType === UnterminatedString);
+    if (unterminated !== undefined) {
+      this.report(diagnostic('FZ102', 'unterminated string: add the closing `"`', tokenRange(unterminated)));
     }
     if (error !== undefined) {
-      if (error.token?.tokenType === UnterminatedString) return; // already reported, once
+      if (unterminated !== undefined) return;
       const range = error.token !== undefined ? tokenRange(error.token) : endOfLine(tokens);
       const found = error.token !== undefined ? `\`${error.token.image}\`` : 'the end of the line';
       this.report(diagnostic('FZ101', `expected ${error.expected}, found ${found}`, range));

@@ -25,3 +25,14 @@ describe('every diagnostic code', () => {
     expect(checkSource('ok.flow', source).diagnostics).toEqual([]);
   });
 });
+
+describe('an unterminated string', () => {
+  it('is the only error on its line, and its node still resolves', () => {
+    const source = lane('  n1: circle label:"Start\n  n2: circle label:"End"\n  n1.handle(right) -> n2.handle(left) [label="go]');
+    const { diagnostics } = checkSource('case.flow', source);
+    expect(diagnostics.map((d) => [d.code, d.range.start.line, d.range.start.column])).toEqual([
+      ['FZ102', 2, 20],
+      ['FZ102', 4, 46],
+    ]);
+  });
+});
