@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { hasErrors, sortDiagnostics, type Diagnostic } from '../lib/diagnostics';
 import type { FlowFile } from '../parser/types';
-import type { CompiledFlow, FlowEdge, FlowLoop, FlowNode, NodeKind, Shape } from './types';
-import { edgeLabel, lastAttribute, validate, type Analysis, type DeclaredNode } from './validate';
+import type { CompiledFlow, EdgeEndpoint, FlowEdge, FlowLoop, FlowNode, NodeKind, Shape } from './types';
+import { edgeLabel, lastAttribute, validate, type Analysis, type DeclaredNode, type ResolvedEnd } from './validate';
 
 export interface CompileResult {
   /** Present only when there are no errors. */
@@ -24,7 +24,9 @@ function build(path: string, analysis: Analysis): CompiledFlow {
   const outgoing = new Map<string, string[]>();
   for (const edge of edges) {
     incoming.set(edge.to.node, (incoming.get(edge.to.node) ?? 0) + 1);
-    outgoing.set(edge.from.node, [...(outgoing.get(edge.from.node) ?? []), edge.id]);
+    const leaving = outgoing.get(edge.from.node);
+    if (leaving === undefined) outgoing.set(edge.from.node, [edge.id]);
+    else leaving.push(edge.id);
   }
   const nodes = analysis.nodes.map((declared) =>
     nodeOf(declared, incoming.get(declared.decl.id) ?? 0, outgoing.get(declared.decl.id) ?? []),
@@ -58,35 +60,38 @@ function edgesOf(analysis: Analysis): FlowEdge[] {
     const pair = `${from.node.decl.id}->${to.node.decl.id}`;
     const count = (seen.get(pair) ?? 0) + 1;
     seen.set(pair, count);
-    const label = edgeLabel(edge);
-    return {
+    const flowEdge: FlowEdge = {
       id: count === 1 ? pair : `${pair}#${count}`,
-      from: { node: from.node.decl.id, side: from.side, ...(from.inferred && { inferred: true as const }) },
-      to: { node: to.node.decl.id, side: to.side, ...(to.inferred && { inferred: true as const }) },
-      ...(label !== undefined && { label }),
+      from: endpoint(from),
+      to: endpoint(to),
       range: edge.range,
     };
+    const label = edgeLabel(edge);
+    if (label !== undefined) flowEdge.label = label;
+    return flowEdge;
   });
+}
+
+function endpoint(end: ResolvedEnd): EdgeEndpoint {
+  return end.inferred ? { node: end.node.decl.id, side: end.side, inferred: true } : { node: end.node.decl.id, side: end.side };
 }
 
 function nodeOf({ decl, lane }: DeclaredNode, incoming: number, outgoing: string[]): FlowNode {
   const shape = decl.shape as Shape;
-  const attribute = (key: string) => lastAttribute(decl.attributes, key);
-  const owner = attribute('owner');
-  const description = attribute('description');
-  const system = attribute('system');
-  return {
+  const node: FlowNode = {
     id: decl.id,
     lane: lane!.id,
     shape,
     kind: kindOf(shape, incoming, outgoing.length),
-    label: attribute('label') ?? '',
-    ...(owner !== undefined && { owner }),
-    ...(description !== undefined && { description }),
-    ...(system !== undefined && { system }),
+    label: lastAttribute(decl.attributes, 'label') ?? '',
     outgoing,
     range: decl.range,
   };
+  for (const key of ['owner', 'description', 'system'] as const) {
+    const value = lastAttribute(decl.attributes, key);
+    if (value !== undefined) node[key] = value;
+  }
+  return node;
 }
 
 function kindOf(shape: Shape, incoming: number, outgoing: number): NodeKind {
