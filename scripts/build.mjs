@@ -18,7 +18,7 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   alias: { chevrotain: './node_modules/chevrotain/lib/chevrotain.mjs' },
   // Native addons, and packages that read their own files at run time, stay in node_modules.
-  external: ['better-sqlite3', '@resvg/resvg-js', 'svgdom', 'elkjs', '@svgdotjs/svg.js', 'fontkit'],
+  external: ['better-sqlite3', 'tsx', '@resvg/resvg-js', 'svgdom', 'elkjs', '@svgdotjs/svg.js', 'fontkit'],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -27,3 +27,12 @@ export function checkSource(path: string, text: string): CheckResult {
     ...(compiled.flow !== undefined && !hasParseErrors && { flow: compiled.flow }),
   };
 }
+export { bind, DEFAULT_LOOP_BOUND, DEFAULT_RETRY, type BindResult, type BindOptions } from './compiler/bind';
+export { declareTypes } from './compiler/declarations';
+export { defineBindings, defineStep, defineDecision, definePack } from './runtime/define';
+export type * from './runtime/define';
+export { Engine, type EngineOptions, type DeployResult, type StartOptions, type InstanceDetails } from './runtime/engine';
+export { begin, transition, nextWake, ENGINE_ERRORS } from './runtime/core';
+export { wallClock, VirtualClock, type Clock } from './runtime/clock';
+export { HandlerRegistry } from './runtime/registry';
+export type { Json, JsonObject, Snapshot, RuntimeEvent, Effect, JournalEntry, HandlerOutcome, InstanceStatus, ErrorInfo } from './runtime/types';

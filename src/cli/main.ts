@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { InputError } from '../lib/files';
 import { runCheck, runFmt, type FmtOptions } from './check';
 import { EXIT_USAGE, output } from './output';
+import { registerRuntimeCommands } from './runtime';
 
 export function buildProgram(): Command {
   const program = new Command('laneflow')
@@ -29,6 +30,8 @@ export function buildProgram(): Command {
     .action((paths: string[], options: FmtOptions) => {
       process.exitCode = runFmt(paths, options);
     });
+
+  registerRuntimeCommands(program);
 
   return program;
 }

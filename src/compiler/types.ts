@@ -73,3 +73,98 @@ export interface FlowLoop {
   nodes: string[];
   range: Range;
 }
+
+/**
+ * How a failed handler is retried: Amazon States Language's Retrier with its fields in
+ * camelCase. `errorEquals` names errors by their `name`; `States.ALL` matches every error.
+ * `maxAttempts` counts retries after the first run (0: never retry).
+ */
+export interface RetryPolicy {
+  errorEquals: string[];
+  intervalSeconds: number;
+  backoffRate: number;
+  maxAttempts: number;
+  maxDelaySeconds?: number;
+  jitterStrategy: 'FULL' | 'NONE';
+}
+
+/** Where a token goes when a step's retries are exhausted with an error it matches. */
+export interface CatchRoute {
+  errorEquals: string[];
+  /** A node id. */
+  next: string;
+}
+
+/** One node's binding as plain data: handlers by name, nodes by id or label as written. */
+export interface NodeBindingSpec {
+  /** The node id or label the binding module used as its key. */
+  key: string;
+  handler: string;
+  retry?: RetryPolicy[];
+  catch?: { errorEquals: string[]; next: string }[];
+  timeoutSeconds?: number;
+}
+
+/** What a binding module says, as plain data, for the compile-time checks in `bind`. */
+export interface BindingSpec {
+  /** The binding module's path, named in messages. */
+  source: string;
+  nodes: NodeBindingSpec[];
+  /** Loop bound overrides keyed by loop id (`loop1`) or condition text. */
+  loops: { key: string; bound: number }[];
+  defaults: { retry?: RetryPolicy[]; timeoutSeconds?: number };
+}
+
+/**
+ * What the handler registry tells the binder about a handler. A decision handler lists the
+ * labels it can return; an inline handler is a function written in the binding module, which
+ * the generated types check instead.
+ */
+export interface HandlerInfo {
+  kind: 'step' | 'decision' | 'inline';
+  labels?: string[];
+}
+
+export type HandlerCatalog = Record<string, HandlerInfo>;
+
+/**
+ * A flow bound to its handlers: the state machine the runtime executes. Plain JSON; `version`
+ * hashes the flow's version together with the binding, and instances are pinned to it.
+ */
+export interface Machine {
+  version: string;
+  flowVersion: string;
+  path: string;
+  lanes: { id: string; label: string }[];
+  starts: string[];
+  ends: string[];
+  nodes: Record<string, MachineNode>;
+  loops: Record<string, MachineLoop>;
+}
+
+export interface MachineNode {
+  id: string;
+  lane: string;
+  kind: NodeKind;
+  label: string;
+  /** Targets of every outgoing edge, in file order: several mean a fork. Empty on decisions. */
+  next: string[];
+  /** A decision's allowed labels (trimmed) and where each leads. */
+  branches?: { label: string; to: string }[];
+  /** The registered handler's name; absent on circles (and on unbound nodes of an unchecked machine). */
+  handler?: string;
+  retry: RetryPolicy[];
+  catch: CatchRoute[];
+  timeoutSeconds?: number;
+  /** The loop this node belongs to. */
+  loop?: string;
+}
+
+export interface MachineLoop {
+  id: string;
+  condition: string;
+  bound: number;
+  boundFrom: 'condition' | 'default' | 'binding';
+  /** Members in the order written; an iteration begins each time a token enters the first. */
+  nodes: string[];
+}

@@ -22,7 +22,8 @@ export interface Diagnostic {
 
 /**
  * Every diagnostic laneflow can report. Codes are stable: tools and users match on them.
- * FZ1xx come from the parser, FZ2xx are validation errors, FZ3xx are lint warnings.
+ * FZ1xx come from the parser, FZ2xx are validation errors, FZ3xx are lint warnings, FZ4xx
+ * come from binding a flow to its handlers.
  */
 export const DIAGNOSTIC_CODES = {
   FZ100: { severity: 'error', summary: 'unexpected character' },
@@ -54,6 +55,19 @@ export const DIAGNOSTIC_CODES = {
   FZ310: { severity: 'warning', summary: 'node ids out of the n1..nN convention' },
   FZ311: { severity: 'warning', summary: 'attribute given twice' },
   FZ312: { severity: 'warning', summary: 'loop repeats a node' },
+  FZ401: { severity: 'error', summary: 'unbound step' },
+  FZ402: { severity: 'error', summary: 'unbound decision' },
+  FZ403: { severity: 'error', summary: 'unknown handler' },
+  FZ404: { severity: 'error', summary: 'decision handler cannot return the diamond\'s labels' },
+  FZ405: { severity: 'error', summary: 'binding for a node that does not exist' },
+  FZ406: { severity: 'error', summary: 'binding by an ambiguous label' },
+  FZ407: { severity: 'error', summary: 'binding for a circle' },
+  FZ408: { severity: 'error', summary: 'catch target that does not exist' },
+  FZ409: { severity: 'error', summary: 'loop override for a loop that does not exist' },
+  FZ410: { severity: 'error', summary: 'invalid retry policy, timeout or loop bound' },
+  FZ411: { severity: 'error', summary: 'decision handler bound to a step' },
+  FZ412: { severity: 'warning', summary: 'decision branch the handler never returns' },
+  FZ413: { severity: 'error', summary: 'node bound twice' },
 } as const satisfies Record<string, { severity: Severity; summary: string }>;
 
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;

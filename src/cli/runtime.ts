@@ -1,0 +1,357 @@
+import type { Command } from 'commander';
+import { basename } from 'node:path';
+import type { CompiledFlow, Machine } from '../compiler/types';
+import { InputError, writeFileAtomic } from '../lib/files';
+import type { Engine, InstanceDetails } from '../runtime/engine';
+import type { InstanceRow } from '../runtime/sqlite-store';
+import type { Json, JsonObject } from '../runtime/types';
+import { checkFiles, printDiagnostics } from './check';
+import { EXIT_PROBLEMS, output } from './output';
+
+const DEFAULT_DB = '.laneflow/laneflow.db';
+
+/**
+ * `compile`, `types`, `run`, `worker`, `inspect`, `signal` and `retry`. The runtime (and with
+ * it better-sqlite3) is imported only when one of these runs, so `laneflow check` starts fast.
+ */
+export function registerRuntimeCommands(program: Command): void {
+  program
+    .command('compile')
+    .description('print the state machine a .flow compiles to, bound to its handlers when there is a binding module')
+    .argument('<file>', 'a .flow file')
+    .option('--bindings <module>', 'binding module (default: <name>.bindings.ts beside the flow, if any)')
+    .option('--ranges', 'keep source ranges in the output')
+    .action(async (file: string, options: { bindings?: string; ranges?: boolean }) => {
+      process.exitCode = await runCompile(file, options);
+    });
+
+  program
+    .command('types')
+    .description('generate the .d.ts that type-checks a flow\'s binding module')
+    .argument('<file>', 'a .flow file')
+    .option('--out <file>', 'where to write it, or - for standard output (default: <file>.d.ts beside the flow)')
+    .action(async (file: string, options: { out?: string }) => {
+      process.exitCode = await runTypes(file, options);
+    });
+
+  program
+    .command('run')
+    .description('start an instance of a flow and run it until it completes, fails or waits')
+    .argument('<file>', 'a .flow file')
+    .option('--bindings <module>', 'binding module (default: <name>.bindings.ts beside the flow)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--input <json>', 'the instance\'s initial data, a JSON object')
+    .option('--start <node>', 'the start node, when the flow has several')
+    .option('--detach', 'only start the instance; leave running it to `laneflow worker`')
+    .action(async (file: string, options: RunOptions) => {
+      process.exitCode = await runRun(file, options);
+    });
+
+  program
+    .command('worker')
+    .description('run due work from a database until stopped (SIGINT/SIGTERM finish the steps in hand)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--batch <n>', 'instances driven at once', positiveInteger, 1000)
+    .option('--lease <ms>', 'claim lease; a dead worker\'s instances are resumed after it', positiveInteger, 30_000)
+    .option('--poll <ms>', 'how often an idle worker looks for new work', positiveInteger, 250)
+    .action(async (options: WorkerOptions) => {
+      process.exitCode = await runWorker(options);
+    });
+
+  program
+    .command('inspect')
+    .description('list instances, or show one instance\'s timeline')
+    .argument('[instance]', 'an instance id (or a unique prefix of one)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--status <status>', 'list only running, completed or failed instances')
+    .option('--limit <n>', 'how many instances to list', positiveInteger, 50)
+    .option('--json', 'print JSON')
+    .action(async (instance: string | undefined, options: InspectOptions) => {
+      process.exitCode = await runInspect(instance, options);
+    });
+
+  program
+    .command('signal')
+    .description('send a signal to an instance, resuming a handler that waits for it')
+    .argument('<instance>', 'an instance id (or a unique prefix of one)')
+    .argument('<name>', 'the signal\'s name')
+    .option('--payload <json>', 'the signal\'s payload, JSON')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .action(async (instance: string, name: string, options: { payload?: string; db: string }) => {
+      await withEngine(options.db, (engine) => {
+        engine.signal(instance, name, options.payload === undefined ? null : parseJson(options.payload, '--payload'));
+        output.out(`signal "${name}" sent to ${engine.instance(instance)!.id}\n`);
+      });
+    });
+
+  program
+    .command('retry')
+    .description('retry a failed instance (a dead letter) from its failed step')
+    .argument('<instance>', 'an instance id (or a unique prefix of one)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .action(async (instance: string, options: { db: string }) => {
+      await withEngine(options.db, (engine) => {
+        engine.retry(instance);
+        output.out(`${engine.instance(instance)!.id} will be retried by the next worker (or \`laneflow run\`)\n`);
+      });
+    });
+}
+
+interface RunOptions {
+  bindings?: string;
+  db: string;
+  input?: string;
+  start?: string;
+  detach?: boolean;
+}
+
+interface WorkerOptions {
+  db: string;
+  batch: number;
+  lease: number;
+  poll: number;
+}
+
+interface InspectOptions {
+  db: string;
+  status?: string;
+  limit: number;
+  json?: boolean;
+}
+
+/** The flow in `file`, or undefined after printing its errors. */
+function compiledFlow(file: string): CompiledFlow | undefined {
+  const [checked] = checkFiles([file]);
+  if (checked === undefined) throw new InputError(`${file} is not a .flow file`);
+  if (checked.flow === undefined) {
+    printDiagnostics([{ ...checked, diagnostics: checked.diagnostics.filter((d) => d.severity === 'error') }], output.err);
+    return undefined;
+  }
+  return checked.flow;
+}
+
+async function runCompile(file: string, options: { bindings?: string; ranges?: boolean }): Promise<number> {
+  const flow = compiledFlow(file);
+  if (flow === undefined) return EXIT_PROBLEMS;
+  const { bind } = await import('../compiler/bind');
+  const { defaultBindingsPath, loadBindingsModule, readBindings } = await import('../runtime/bindings');
+  const bindingsPath = options.bindings ?? defaultBindingsPath(file);
+  const bindings = bindingsPath === undefined ? { nodes: {} } : await loadBindingsModule(bindingsPath);
+  const { spec, registry } = readBindings(bindings, bindingsPath ?? 'no binding module');
+  const { machine, diagnostics } = bind(flow, spec, registry.catalog(), { allowUnbound: bindingsPath === undefined });
+  printBindDiagnostics(file, diagnostics);
+  if (machine === undefined) return EXIT_PROBLEMS;
+  const json = JSON.stringify(machine, options.ranges === true ? undefined : (key, value: unknown) => (key === 'range' ? undefined : value), 2);
+  output.out(json + '\n');
+  return 0;
+}
+
+async function runTypes(file: string, options: { out?: string }): Promise<number> {
+  const flow = compiledFlow(file);
+  if (flow === undefined) return EXIT_PROBLEMS;
+  const { declareTypes } = await import('../compiler/declarations');
+  const text = declareTypes(flow);
+  if (options.out === '-') {
+    output.out(text);
+    return 0;
+  }
+  const out = options.out ?? `${file}.d.ts`;
+  writeFileAtomic(out, text);
+  output.out(`${out}: types of ${basename(file)} written\n`);
+  return 0;
+}
+
+async function runRun(file: string, options: RunOptions): Promise<number> {
+  const flow = compiledFlow(file);
+  if (flow === undefined) return EXIT_PROBLEMS;
+  const { defaultBindingsPath } = await import('../runtime/bindings');
+  const bindingsPath = options.bindings ?? defaultBindingsPath(file);
+  if (bindingsPath === undefined) {
+    throw new InputError(`${file} has no binding module: write ${file.replace(/\.flow$/, '')}.bindings.ts or pass --bindings`);
+  }
+  const input = options.input === undefined ? {} : parseJson(options.input, '--input');
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new InputError('--input must be a JSON object');
+  return withEngine(options.db, async (engine) => {
+    const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
+    printBindDiagnostics(file, diagnostics);
+    if (machine === undefined) return EXIT_PROBLEMS;
+    const id = engine.start(machine.version, { input: input as JsonObject, ...(options.start !== undefined && { start: options.start }) });
+    if (options.detach === true) {
+      output.out(`${id}: started; \`laneflow worker --db ${options.db}\` runs it\n`);
+      return 0;
+    }
+    await engine.runUntilIdle({ only: id });
+    const instance = engine.instance(id)!;
+    output.out(`${id}: ${describeState(instance)}\n`);
+    output.out(JSON.stringify(instance.snapshot.data, null, 2) + '\n');
+    if (instance.status === 'running') output.out(`\`laneflow worker --db ${options.db}\` continues it\n`);
+    return instance.status === 'failed' ? EXIT_PROBLEMS : 0;
+  });
+}
+
+async function runWorker(options: WorkerOptions): Promise<number> {
+  return withEngine(
+    options.db,
+    async (engine) => {
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      output.err(`laneflow worker ${process.pid}: running due work from ${options.db}\n`);
+      try {
+        const summary = await engine.work(stop.signal);
+        output.err(`laneflow worker ${process.pid}: stopped after ${summary.steps} steps; ${summary.finished} instances finished\n`);
+      } finally {
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+      return 0;
+    },
+    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll },
+  );
+}
+
+async function runInspect(instanceId: string | undefined, options: InspectOptions): Promise<number> {
+  const statuses = ['running', 'completed', 'failed'] as const;
+  const status = options.status as (typeof statuses)[number] | undefined;
+  if (status !== undefined && !statuses.includes(status)) throw new InputError(`--status must be running, completed or failed, not "${options.status}"`);
+  return withEngine(options.db, (engine) => {
+    if (instanceId === undefined) {
+      const rows = engine.instances({ ...(status !== undefined && { status }), limit: options.limit });
+      if (options.json === true) output.out(JSON.stringify({ counts: engine.counts(), instances: rows.map(summaryOf) }, null, 2) + '\n');
+      else output.out(instanceTable(rows, engine.counts()));
+      return 0;
+    }
+    const instance = engine.instance(instanceId);
+    if (instance === undefined) throw new InputError(`no instance ${instanceId} in ${options.db}`);
+    if (options.json === true) {
+      const { snapshot, ...rest } = instance;
+      output.out(JSON.stringify({ ...summaryOf(instance), ...rest, data: snapshot.data, tokens: snapshot.tokens }, null, 2) + '\n');
+      return 0;
+    }
+    output.out(timeline(instance, engine.machine(instance.machine)));
+    return 0;
+  });
+}
+
+async function withEngine<T>(db: string, run: (engine: Engine) => T | Promise<T>, options: { batchSize?: number; leaseMs?: number; pollMs?: number } = {}): Promise<T> {
+  const { Engine } = await import('../runtime/engine');
+  let engine: Engine;
+  try {
+    engine = new Engine({ db, ...options });
+  } catch (error) {
+    throw new InputError(`cannot open the database ${db}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  try {
+    return await run(engine);
+  } finally {
+    engine.close();
+  }
+}
+
+function printBindDiagnostics(file: string, diagnostics: Parameters<typeof printDiagnostics>[0][number]['diagnostics']): void {
+  if (diagnostics.length === 0) return;
+  const [checked] = checkFiles([file]);
+  printDiagnostics([{ ...checked!, diagnostics }], output.err);
+}
+
+function describeState(instance: InstanceRow): string {
+  const { snapshot } = instance;
+  if (snapshot.status === 'completed') return 'completed';
+  if (snapshot.status === 'failed') return `failed: ${snapshot.error?.name}: ${snapshot.error?.message} (\`laneflow retry ${instance.id}\` retries it)`;
+  const waits = snapshot.tokens.map((t) => {
+    if (t.state === 'sleeping') return `${t.node} sleeping until ${iso(t.dueAt!)}`;
+    if (t.state === 'waiting') return `${t.node} waiting for signal "${t.signal}"${t.dueAt === undefined ? '' : ` until ${iso(t.dueAt)}`}`;
+    if (t.state === 'backoff') return `${t.node} retrying at ${iso(t.dueAt!)}`;
+    return `${t.node} ${t.state}`;
+  });
+  return `running: ${waits.join('; ')}`;
+}
+
+function summaryOf(instance: InstanceRow) {
+  return {
+    id: instance.id,
+    flow: instance.flowPath,
+    flowVersion: instance.flowVersion,
+    machine: instance.machine,
+    status: instance.status,
+    at: instance.snapshot.tokens.map((t) => t.node),
+    wakeAt: instance.wakeAt === null || instance.leaseOwner !== null ? null : iso(instance.wakeAt),
+    createdAt: iso(instance.createdAt),
+    updatedAt: iso(instance.updatedAt),
+    ...(instance.snapshot.error !== undefined && { error: instance.snapshot.error }),
+  };
+}
+
+function instanceTable(rows: InstanceRow[], counts: Record<string, number>): string {
+  const header = ['instance', 'flow', 'status', 'at', 'updated (UTC)', 'next'];
+  const cells = rows.map((row) => {
+    const summary = summaryOf(row);
+    const status = row.status === 'failed' ? `failed: ${row.snapshot.error?.name ?? ''}` : row.status;
+    return [row.id, basename(row.flowPath), status, summary.at.join(' ') || '-', summary.updatedAt, summary.wakeAt ?? '-'];
+  });
+  const total = `${counts['running']} running, ${counts['completed']} completed, ${counts['failed']} failed (dead letters)\n`;
+  return table(header, cells) + total;
+}
+
+function timeline(instance: InstanceDetails, machine: Machine | undefined): string {
+  const lines = [
+    `instance ${instance.id}`,
+    `flow     ${instance.flowPath} (version ${instance.flowVersion}, machine ${instance.machine})`,
+    `status   ${describeState(instance)}`,
+    `started  ${iso(instance.createdAt)}   updated ${iso(instance.updatedAt)}`,
+    '',
+  ];
+  const header = ['time (UTC)', 'node', 'lane', 'handler', 'attempt', 'outcome', 'detail'];
+  const rows = instance.journal.map((entry) => {
+    const node = machine?.nodes[entry.node];
+    return [
+      iso(entry.at),
+      entry.node === '' ? '-' : node === undefined || node.label === '' ? entry.node : `${entry.node} ${node.label}`,
+      node?.lane ?? '',
+      entry.handler ?? '',
+      entry.attempt === 0 ? '' : String(entry.attempt),
+      entry.outcome,
+      entry.detail === undefined ? '' : compact(entry.detail),
+    ];
+  });
+  lines.push(table(header, rows));
+  if (instance.outbox.length > 0) {
+    lines.push('outbox:');
+    for (const effect of instance.outbox) lines.push(`  ${iso(effect.at)}  ${effect.kind}  ${effect.key}  ${JSON.stringify(effect.payload)}`);
+    lines.push('');
+  }
+  lines.push('data:', JSON.stringify(instance.snapshot.data, null, 2), '');
+  return lines.join('\n');
+}
+
+function compact(detail: JsonObject): string {
+  const text = Object.entries(detail)
+    .map(([key, value]) => `${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .join(' ');
+  return text.length > 100 ? `${text.slice(0, 97)}...` : text;
+}
+
+function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(header), ...rows.map(line), ''].join('\n');
+}
+
+function iso(at: number): string {
+  return new Date(at).toISOString();
+}
+
+function parseJson(text: string, what: string): Json {
+  try {
+    return JSON.parse(text) as Json;
+  } catch (error) {
+    throw new InputError(`${what} is not valid JSON: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+function positiveInteger(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InputError(`"${value}" is not a whole number above 0`);
+  return n;
+}

@@ -1,0 +1,377 @@
+import type { Machine, MachineNode } from '../compiler/types';
+import { mergePatch } from './merge-patch';
+import { catchFor, retrierFor, retryDelayMs } from './retry-policy';
+import type { Effect, ErrorInfo, Json, JournalEntry, JsonObject, OutboxEffect, RuntimeEvent, Snapshot, Token, Transition, WaitRequest } from './types';
+
+/** Errors the engine itself raises; handlers' retry and catch policies match them by name. */
+export const ENGINE_ERRORS = {
+  loopExhausted: 'laneflow.LoopExhausted',
+  invalidLabel: 'laneflow.InvalidLabel',
+  invalidResult: 'laneflow.InvalidResult',
+  timeout: 'laneflow.Timeout',
+  handlerNotFound: 'laneflow.HandlerNotFound',
+  unbound: 'laneflow.Unbound',
+  cycle: 'laneflow.Cycle',
+} as const;
+
+export interface BeginOptions {
+  id: string;
+  at: number;
+  input: JsonObject;
+  /** The start node; may be left out when the machine has one start. */
+  start: string;
+}
+
+/** A new instance: a token on the start node, carried on to the first step. */
+export function begin(machine: Machine, options: BeginOptions): Transition {
+  const snapshot: Snapshot = {
+    id: options.id,
+    machine: machine.version,
+    status: 'running',
+    data: options.input,
+    tokens: [],
+    nextToken: 1,
+    visits: {},
+    loops: {},
+    inbox: [],
+    signalSeq: 0,
+    startedAt: options.at,
+    updatedAt: options.at,
+  };
+  const step = new Step(machine, snapshot, options.at);
+  step.arrive(step.newToken(), options.start, 0);
+  return step.finish();
+}
+
+/**
+ * The pure core: the next snapshot and the effects an event asks for. It reads no clock, draws
+ * no random numbers and does no I/O; the executor commits the result and runs the effects.
+ */
+export function transition(machine: Machine, snapshot: Snapshot, event: RuntimeEvent): Transition {
+  const step = new Step(machine, snapshot, event.at);
+  switch (event.type) {
+    case 'wake':
+      step.wake();
+      break;
+    case 'signal':
+      step.signal(event.seq, event.name, event.payload);
+      break;
+    case 'handled':
+      step.handled(event);
+      break;
+    case 'retry':
+      step.retry();
+      break;
+  }
+  return step.finish();
+}
+
+/**
+ * When the instance next needs a worker: now (`at`) if a token is ready, else the earliest
+ * timer, else null (finished, or waiting only for signals).
+ */
+export function nextWake(snapshot: Snapshot, at: number): number | null {
+  if (snapshot.status !== 'running') return null;
+  let earliest: number | null = null;
+  for (const token of snapshot.tokens) {
+    if (token.state === 'ready') return at;
+    if (token.dueAt !== undefined && (earliest === null || token.dueAt < earliest)) earliest = token.dueAt;
+  }
+  return earliest;
+}
+
+/** The journal's instance-level rows (signals, retries) name no token and no node. */
+const INSTANCE = '';
+
+/**
+ * One transition's working state. The constructor copies what it may change, so the caller's
+ * snapshot is never mutated.
+ */
+class Step {
+  private readonly snapshot: Snapshot;
+  private readonly effects: Effect[] = [];
+
+  constructor(
+    private readonly machine: Machine,
+    from: Snapshot,
+    private readonly at: number,
+  ) {
+    this.snapshot = { ...from, tokens: [...from.tokens], visits: { ...from.visits }, loops: { ...from.loops }, updatedAt: at };
+  }
+
+  finish(): Transition {
+    const s = this.snapshot;
+    if (s.status === 'running' && s.tokens.length === 0) s.status = 'completed';
+    return { snapshot: s, effects: this.effects };
+  }
+
+  newToken(): Token {
+    const id = `t${this.snapshot.nextToken++}`;
+    return { id, node: '', visit: 0, attempt: 1, state: 'ready' };
+  }
+
+  /**
+   * A token arrives at a node: circles pass it on at once, steps and decisions make it ready for
+   * their handler. `hops` counts circles passed in this move, to stop a cycle of circles.
+   */
+  arrive(incoming: Token, nodeId: string, hops: number): void {
+    const node = this.machine.nodes[nodeId]!;
+    const visit = (this.snapshot.visits[nodeId] ?? 0) + 1;
+    this.snapshot.visits[nodeId] = visit;
+    const token: Token = { id: incoming.id, node: nodeId, visit, attempt: 1, state: 'ready' };
+    if (incoming.caught !== undefined) token.caught = incoming.caught;
+    this.snapshot.tokens.push(token);
+
+    const loop = node.loop === undefined ? undefined : this.machine.loops[node.loop];
+    if (loop !== undefined && loop.nodes[0] === nodeId) {
+      const iteration = (this.snapshot.loops[loop.id] ?? 0) + 1;
+      this.snapshot.loops[loop.id] = iteration;
+      if (iteration > loop.bound) {
+        const error = { name: ENGINE_ERRORS.loopExhausted, message: `loop exhausted: "${loop.condition}" allows ${loop.bound} iterations` };
+        this.fail(token, node, error, 0, false);
+        return;
+      }
+    }
+
+    switch (node.kind) {
+      case 'start':
+      case 'milestone':
+      case 'end':
+        this.journal(token, node.kind === 'end' ? 'ended' : token.visit === 1 && node.kind === 'start' ? 'started' : 'passed');
+        this.removeToken(token.id);
+        if (hops > Object.keys(this.machine.nodes).length) {
+          this.deadLetter(token, { name: ENGINE_ERRORS.cycle, message: `the token went round a cycle of circles without reaching a step` });
+          return;
+        }
+        this.follow(token, node.next, hops + 1);
+        return;
+      case 'step':
+      case 'decision':
+        if (node.handler === undefined) {
+          this.fail(token, node, { name: ENGINE_ERRORS.unbound, message: `${nodeId} has no handler bound` }, 0, false);
+          return;
+        }
+        this.requestRun(token, node);
+        return;
+    }
+  }
+
+  /** Moves a token along edges to `targets`: the first keeps its id, each further one is a new token (a fork). */
+  private follow(token: Token, targets: readonly string[], hops: number): void {
+    targets.forEach((target, index) => {
+      // A caught error is for the catch target alone, not for the nodes after it.
+      const moving = index === 0 ? { ...token } : this.newToken();
+      delete moving.caught;
+      this.arrive(moving, target, hops);
+    });
+  }
+
+  wake(): void {
+    if (this.snapshot.status !== 'running') return;
+    for (const [index, token] of this.snapshot.tokens.entries()) {
+      if (token.dueAt === undefined || token.dueAt > this.at || token.state === 'failed') continue;
+      const woken: Token = { ...token, state: 'ready' };
+      delete woken.dueAt;
+      if (token.state === 'sleeping') {
+        woken.waits = [...(token.waits ?? []), { kind: 'slept' }];
+        this.journal(woken, 'woke');
+      } else if (token.state === 'waiting') {
+        woken.waits = [...(token.waits ?? []), { kind: 'timeout', name: token.signal! }];
+        delete woken.signal;
+        this.journal(woken, 'timed-out', { signal: token.signal! });
+      }
+      this.snapshot.tokens[index] = woken;
+    }
+    for (const token of this.snapshot.tokens) {
+      if (token.state === 'ready') this.requestRun(token, this.machine.nodes[token.node]!);
+    }
+  }
+
+  signal(seq: number, name: string, payload: Json): void {
+    const s = this.snapshot;
+    s.signalSeq = Math.max(s.signalSeq, seq);
+    const detail = { signal: name, payload };
+    if (s.status !== 'running') {
+      this.journalInstance('signal-ignored', detail);
+      return;
+    }
+    const index = s.tokens.findIndex((t) => t.state === 'waiting' && t.signal === name);
+    if (index === -1) {
+      s.inbox = [...s.inbox, { name, payload, at: this.at }];
+      this.journalInstance('signal-buffered', detail);
+      return;
+    }
+    const token = s.tokens[index]!;
+    const resumed: Token = { ...token, state: 'ready', waits: [...(token.waits ?? []), { kind: 'signal', name, payload }] };
+    delete resumed.signal;
+    delete resumed.dueAt;
+    s.tokens[index] = resumed;
+    this.journal(resumed, 'signalled', detail);
+  }
+
+  handled(event: RuntimeEvent & { type: 'handled' }): void {
+    const token = this.snapshot.tokens.find((t) => t.id === event.token);
+    // A result for a visit that has moved on (a run that lost its lease) changes nothing.
+    if (token === undefined || token.visit !== event.visit || token.state !== 'ready' || this.snapshot.status !== 'running') return;
+    const node = this.machine.nodes[token.node]!;
+    const { outcome } = event;
+    switch (outcome.kind) {
+      case 'failed':
+        this.fail(token, node, outcome.error, event.random, true);
+        return;
+      case 'suspended':
+        this.suspend(token, outcome.wait);
+        return;
+      case 'completed': {
+        if (node.kind === 'decision') {
+          const chosen = (outcome.label ?? '').trim().toLowerCase();
+          const branch = node.branches?.find((b) => b.label.toLowerCase() === chosen);
+          if (branch === undefined) {
+            const allowed = (node.branches ?? []).map((b) => `"${b.label}"`).join(', ');
+            const returned = outcome.label === undefined ? 'no label' : `"${outcome.label}"`;
+            this.fail(token, node, { name: ENGINE_ERRORS.invalidLabel, message: `decision ${node.id} returned ${returned}; its labels are ${allowed}` }, event.random, true);
+            return;
+          }
+          this.commitOutcome(token, node, outcome.outbox, 'decided', { label: branch.label });
+          this.follow(token, [branch.to], 0);
+          return;
+        }
+        if (outcome.patch !== undefined) this.snapshot.data = mergePatch(this.snapshot.data, outcome.patch);
+        this.commitOutcome(token, node, outcome.outbox, 'completed', outcome.patch === undefined ? undefined : { patch: outcome.patch });
+        this.follow(token, node.next, 0);
+        return;
+      }
+    }
+  }
+
+  retry(): void {
+    const s = this.snapshot;
+    if (s.status !== 'failed') return;
+    s.status = 'running';
+    delete s.error;
+    s.tokens = s.tokens.map((token) => {
+      if (token.state !== 'failed') return token;
+      const node = this.machine.nodes[token.node]!;
+      // A loop that ran out gets a fresh count: the operator's retry is a new first iteration.
+      if (token.error?.name === ENGINE_ERRORS.loopExhausted && node.loop !== undefined) s.loops[node.loop] = 1;
+      const resumed: Token = { id: token.id, node: token.node, visit: token.visit, attempt: 1, state: 'ready' };
+      if (token.caught !== undefined) resumed.caught = token.caught;
+      return resumed;
+    });
+    this.journalInstance('retried');
+    for (const token of s.tokens) if (token.state === 'ready') this.requestRun(token, this.machine.nodes[token.node]!);
+  }
+
+  private commitOutcome(token: Token, node: MachineNode, outbox: OutboxEffect[] | undefined, outcome: 'completed' | 'decided', detail: JsonObject | undefined): void {
+    this.removeToken(token.id);
+    this.journal(token, outcome, detail, node.handler);
+    for (const effect of outbox ?? []) this.effects.push({ type: 'outbox', effect });
+  }
+
+  private suspend(token: Token, wait: WaitRequest): void {
+    const index = this.snapshot.tokens.indexOf(token);
+    const handler = this.machine.nodes[token.node]!.handler;
+    if (wait.kind === 'sleep') {
+      this.snapshot.tokens[index] = { ...token, state: 'sleeping', dueAt: wait.until };
+      this.journal(token, 'sleeping', { until: new Date(wait.until).toISOString() }, handler);
+      return;
+    }
+    const inbox = this.snapshot.inbox;
+    const buffered = inbox.findIndex((signal) => signal.name === wait.name);
+    if (buffered !== -1) {
+      const signal = inbox[buffered]!;
+      this.snapshot.inbox = inbox.filter((_, i) => i !== buffered);
+      const resumed: Token = { ...token, waits: [...(token.waits ?? []), { kind: 'signal', name: signal.name, payload: signal.payload }] };
+      this.snapshot.tokens[index] = resumed;
+      this.journal(resumed, 'signalled', { signal: signal.name, payload: signal.payload }, handler);
+      this.requestRun(resumed, this.machine.nodes[token.node]!);
+      return;
+    }
+    const waiting: Token = { ...token, state: 'waiting', signal: wait.name };
+    if (wait.deadline !== undefined) waiting.dueAt = wait.deadline;
+    this.snapshot.tokens[index] = waiting;
+    const detail: JsonObject = { signal: wait.name };
+    if (wait.deadline !== undefined) detail['deadline'] = new Date(wait.deadline).toISOString();
+    this.journal(token, 'waiting', detail, handler);
+  }
+
+  /**
+   * A step failed: retry it when a retrier matches and has attempts left, else follow a
+   * matching catch route, else the instance fails and becomes a dead letter.
+   */
+  private fail(token: Token, node: MachineNode, error: ErrorInfo, random: number, retryable: boolean): void {
+    const index = this.snapshot.tokens.findIndex((t) => t.id === token.id);
+    if (retryable) {
+      const retrier = retrierFor(node.retry, error.name);
+      const policy = node.retry[retrier];
+      const used = token.retries?.[retrier] ?? 0;
+      if (policy !== undefined && used < policy.maxAttempts) {
+        const delay = retryDelayMs(policy, used, random);
+        const retries = [...(token.retries ?? [])];
+        while (retries.length < retrier) retries.push(0);
+        retries[retrier] = used + 1;
+        const retrying: Token = { ...token, attempt: token.attempt + 1, retries };
+        delete retrying.waits;
+        if (delay > 0) {
+          retrying.state = 'backoff';
+          retrying.dueAt = this.at + delay;
+        }
+        this.snapshot.tokens[index] = retrying;
+        this.journal(token, 'failed', { error: { ...error }, retryAt: new Date(this.at + delay).toISOString() }, node.handler);
+        if (delay === 0) this.requestRun(retrying, node);
+        return;
+      }
+    }
+    const route = catchFor(node.catch, error.name);
+    if (route !== undefined) {
+      this.removeToken(token.id);
+      this.journal(token, 'caught', { error: { ...error }, next: route.next }, node.handler);
+      this.arrive({ ...token, caught: error }, route.next, 0);
+      return;
+    }
+    this.deadLetter(token, error, node.handler);
+  }
+
+  private deadLetter(token: Token, error: ErrorInfo, handler?: string): void {
+    const failed: Token = { ...token, state: 'failed', error };
+    delete failed.dueAt;
+    const index = this.snapshot.tokens.findIndex((t) => t.id === token.id);
+    if (index === -1) this.snapshot.tokens.push(failed);
+    else this.snapshot.tokens[index] = failed;
+    this.snapshot.status = 'failed';
+    this.snapshot.error = error;
+    this.journal(token, 'dead-letter', { error: { ...error } }, handler);
+  }
+
+  private requestRun(token: Token, node: MachineNode): void {
+    this.effects.push({
+      type: 'run',
+      run: {
+        token: token.id,
+        node: node.id,
+        handler: node.handler ?? '',
+        visit: token.visit,
+        attempt: token.attempt,
+        idempotencyKey: `${this.snapshot.id}:${node.id}:${token.visit}`,
+      },
+    });
+  }
+
+  private removeToken(id: string): void {
+    const index = this.snapshot.tokens.findIndex((t) => t.id === id);
+    if (index !== -1) this.snapshot.tokens.splice(index, 1);
+  }
+
+  private journal(token: Token, outcome: JournalEntry['outcome'], detail?: JsonObject, handler?: string): void {
+    const entry: JournalEntry = { at: this.at, token: token.id, node: token.node, visit: token.visit, attempt: token.attempt, outcome };
+    if (handler !== undefined) entry.handler = handler;
+    if (detail !== undefined) entry.detail = detail;
+    this.effects.push({ type: 'journal', entry });
+  }
+
+  private journalInstance(outcome: JournalEntry['outcome'], detail?: JsonObject): void {
+    const entry: JournalEntry = { at: this.at, token: INSTANCE, node: INSTANCE, visit: 0, attempt: 0, outcome };
+    if (detail !== undefined) entry.detail = detail;
+    this.effects.push({ type: 'journal', entry });
+  }
+}

@@ -1,0 +1,354 @@
+import type { Machine } from '../compiler/types';
+import type { Clock } from './clock';
+import { ENGINE_ERRORS, nextWake, transition } from './core';
+import { RunContext } from './handler-context';
+import type { HandlerRegistry } from './registry';
+import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
+import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Transition } from './types';
+
+/** A machine and the handlers its nodes are bound to. */
+export interface LoadedMachine {
+  machine: Machine;
+  registry: HandlerRegistry;
+}
+
+/** Finds the machine an instance is pinned to (and its handlers), loading it on first use. */
+export type MachineSource = (version: string) => Promise<LoadedMachine>;
+
+export interface ExecutorOptions {
+  store: SqliteStore;
+  clock: Clock;
+  machines: MachineSource;
+  /** Who holds the leases: unique per worker. */
+  owner: string;
+  /** How long a claim lasts without renewal; a dead worker's instances are due again after it. */
+  leaseMs: number;
+  /** How many instances one worker drives at once (and commits together). */
+  batchSize: number;
+  /** How often an idle worker looks for new work written by other processes. */
+  pollMs: number;
+  /** The source of full-jitter draws, in [0, 1). */
+  random: () => number;
+}
+
+export interface DrainOptions {
+  /** Drive only this instance. */
+  only?: string;
+  /**
+   * `idle`: return when nothing is due now (a virtual clock first jumps to every later timer);
+   * `forever`: keep waiting for due work until `stop` fires.
+   */
+  until: 'idle' | 'forever';
+  stop?: AbortSignal;
+}
+
+export interface DrainSummary {
+  /** Handler runs committed. */
+  steps: number;
+  /** Instances let go finished (completed or failed). */
+  finished: number;
+}
+
+/**
+ * Runs due work: claims instances, runs their ready handlers, feeds the outcomes to the core
+ * and commits each round — snapshot, journal rows, outbox effects, timers — in one
+ * transaction. Rounds of many instances share a transaction (group commit); an instance with
+ * more ready work stays claimed and goes round again after its commit, so its next step never
+ * runs before the previous one is durable.
+ */
+export class Executor {
+  private readonly committer: GroupCommitter;
+  /** Instances driven now, by store seq, with signals that arrived for them meanwhile. */
+  private readonly held = new Map<number, StoredSignal[]>();
+  private signalSeen = 0;
+  private steps = 0;
+  private finished = 0;
+  private stopping = false;
+
+  constructor(private readonly options: ExecutorOptions) {
+    this.committer = new GroupCommitter(options.store, options.owner, () => this.afterFlush());
+  }
+
+  async drain(drain: DrainOptions): Promise<DrainSummary> {
+    const { store, clock, batchSize, leaseMs, owner, pollMs } = this.options;
+    const startSteps = this.steps;
+    const startFinished = this.finished;
+    const active = new Set<Promise<void>>();
+    let failure: unknown;
+    this.stopping = false;
+    const onStop = () => {
+      this.stopping = true;
+      this.committer.wakeWaiters();
+    };
+    drain.stop?.addEventListener('abort', onStop, { once: true });
+    const renewal = setInterval(() => store.renewLeases(owner, clock.now() + leaseMs), Math.max(50, leaseMs / 3));
+    this.signalSeen = store.latestSignalSeq();
+    try {
+      while (true) {
+        if (this.stopping || drain.stop?.aborted === true) {
+          this.stopping = true;
+          await Promise.all(active);
+          break;
+        }
+        const room = batchSize - active.size;
+        let claimed: ClaimedInstance[] = [];
+        if (room >= batchSize / 2) {
+          const now = clock.now();
+          claimed = store.claim(owner, now, now + leaseMs, room, drain.only);
+          for (const instance of claimed) {
+            const driving: Promise<void> = this.drive(instance)
+              .catch((error: unknown) => {
+                // A failed commit (the database is unwritable, say) stops the drain; leases left
+                // behind expire and another worker resumes from the last commit.
+                failure ??= error;
+                this.stopping = true;
+              })
+              .finally(() => {
+                active.delete(driving);
+                this.committer.wakeWaiters();
+              });
+            active.add(driving);
+          }
+        }
+        if (active.size > 0) {
+          await this.committer.progress();
+          continue;
+        }
+        const next = store.nextWakeAt(drain.only);
+        const now = clock.now();
+        if (drain.until === 'idle') {
+          if (next === null || (next > now && !clock.virtual)) break;
+          await clock.sleepUntil(next);
+          continue;
+        }
+        await clock.sleepUntil(Math.min(next ?? Number.POSITIVE_INFINITY, now + pollMs), drain.stop);
+      }
+    } finally {
+      clearInterval(renewal);
+      drain.stop?.removeEventListener('abort', onStop);
+    }
+    if (failure !== undefined) throw failure;
+    return { steps: this.steps - startSteps, finished: this.finished - startFinished };
+  }
+
+  /** Drives one claimed instance round by round until it has nothing ready, then lets it go. */
+  private async drive(claimed: ClaimedInstance): Promise<void> {
+    const { store, clock, random } = this.options;
+    const { seq } = claimed;
+    let snapshot = claimed.snapshot;
+    let journal: JournalEntry[] = [];
+    let outbox: OutboxEffect[] = [];
+    const apply = (result: Transition) => {
+      snapshot = result.snapshot;
+      for (const effect of result.effects) {
+        if (effect.type === 'journal') journal.push(effect.entry);
+        else if (effect.type === 'outbox') outbox.push(effect.effect);
+      }
+      return result;
+    };
+
+    let loaded: LoadedMachine | undefined;
+    let loadError: ErrorInfo | undefined;
+    try {
+      loaded = await this.options.machines(snapshot.machine);
+    } catch (error) {
+      loadError = errorInfo(error, ENGINE_ERRORS.handlerNotFound);
+    }
+    const machine = loaded?.machine;
+    if (machine === undefined) {
+      // Without its machine nothing can run: let it go, to be looked at again after a lease's time.
+      const now = clock.now();
+      process.emitWarning(`laneflow: instance ${snapshot.id}: ${loadError?.message ?? 'machine not found'}`);
+      await this.committer.submit({ seq, snapshot, journal, outbox, release: { wakeAt: now + this.options.leaseMs, now } });
+      return;
+    }
+
+    this.held.set(seq, []);
+    try {
+      const unread = claimed.signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
+      while (true) {
+        for (const signal of [...unread.splice(0), ...this.held.get(seq)!.splice(0)]) {
+          if (signal.seq <= snapshot.signalSeq) continue;
+          apply(transition(machine, snapshot, { type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
+        }
+        const woke = apply(transition(machine, snapshot, { type: 'wake', at: clock.now() }));
+        const runs: RunRequest[] = [];
+        for (const effect of woke.effects) if (effect.type === 'run') runs.push(effect.run);
+        if (runs.length > 0 && !this.stopping) {
+          const before = snapshot;
+          const outcomes = await Promise.all(runs.map((run) => this.runHandler(loaded!, before, run, loadError)));
+          runs.forEach((run, index) => {
+            apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, visit: run.visit, outcome: outcomes[index]!, random: random() }));
+          });
+          this.steps += runs.length;
+        }
+        const now = clock.now();
+        const wakeAt = nextWake(snapshot, now);
+        const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
+        const item: CommitItem = { seq, snapshot, journal, outbox };
+        if (!keep) item.release = { wakeAt, now };
+        journal = [];
+        outbox = [];
+        const committed = await this.committer.submit(item);
+        if (!committed) return;
+        if (!keep) {
+          if (snapshot.status !== 'running') this.finished++;
+          return;
+        }
+      }
+    } finally {
+      this.held.delete(seq);
+    }
+  }
+
+  private runHandler(loaded: LoadedMachine, snapshot: Snapshot, run: RunRequest, loadError: ErrorInfo | undefined): Promise<HandlerOutcome> | HandlerOutcome {
+    const { machine, registry } = loaded;
+    const handler = registry.get(run.handler);
+    if (handler === undefined) {
+      return failed(loadError ?? { name: ENGINE_ERRORS.handlerNotFound, message: `no handler named "${run.handler}" is registered` });
+    }
+    const node = machine.nodes[run.node]!;
+    const loop = node.loop === undefined ? undefined : machine.loops[node.loop];
+    const lane = machine.lanes.find((l) => l.id === node.lane) ?? { id: node.lane, label: node.lane };
+    const context = new RunContext({
+      instanceId: snapshot.id,
+      data: snapshot.data,
+      node,
+      lane,
+      ...(loop !== undefined && { loop }),
+      loopIteration: loop === undefined ? 0 : (snapshot.loops[loop.id] ?? 0),
+      token: snapshot.tokens.find((t) => t.id === run.token)!,
+      run,
+      now: () => this.options.clock.now(),
+    });
+    const decision = node.kind === 'decision';
+    let result: unknown;
+    try {
+      result = handler(context);
+    } catch (error) {
+      return context.suspension !== undefined ? { kind: 'suspended', wait: context.suspension } : failed(errorInfo(error));
+    }
+    if (!isPromiseLike(result)) return settle(context, decision, result);
+    return new Promise<HandlerOutcome>((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (outcome: HandlerOutcome) => {
+        if (timer !== undefined) clearTimeout(timer);
+        context.onSuspend = undefined;
+        resolve(outcome);
+      };
+      if (context.suspension !== undefined) return finish({ kind: 'suspended', wait: context.suspension });
+      context.onSuspend = () => finish({ kind: 'suspended', wait: context.suspension! });
+      if (node.timeoutSeconds !== undefined) {
+        timer = setTimeout(() => {
+          const message = `${node.id} ran longer than its timeout of ${node.timeoutSeconds} s`;
+          context.abort(message);
+          finish(failed({ name: ENGINE_ERRORS.timeout, message }));
+        }, node.timeoutSeconds * 1000);
+      }
+      result.then(
+        (value) => finish(settle(context, decision, value)),
+        (error: unknown) => finish(context.suspension !== undefined ? { kind: 'suspended', wait: context.suspension } : failed(errorInfo(error))),
+      );
+    });
+  }
+
+  /** After each group commit, hands newly arrived signals to the instances being driven. */
+  private afterFlush(): void {
+    const latest = this.options.store.latestSignalSeq();
+    if (latest <= this.signalSeen) return;
+    for (const signal of this.options.store.signalsAfter(this.signalSeen)) this.held.get(signal.instance)?.push(signal);
+    this.signalSeen = latest;
+  }
+}
+
+/** What a handler's return value means for its node: a data patch for a step, a label for a decision. */
+function settle(context: RunContext, decision: boolean, value: unknown): HandlerOutcome {
+  if (context.suspension !== undefined) return { kind: 'suspended', wait: context.suspension };
+  const outbox = context.outbox;
+  if (decision) {
+    const outcome: HandlerOutcome = { kind: 'completed' };
+    if (typeof value === 'string') outcome.label = value;
+    if (outbox !== undefined) outcome.outbox = outbox;
+    return outcome;
+  }
+  if (value === undefined || value === null) return outbox === undefined ? { kind: 'completed' } : { kind: 'completed', outbox };
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return failed({ name: ENGINE_ERRORS.invalidResult, message: `${context.node.id} returned ${JSON.stringify(value)}; a step returns a data patch object or nothing` });
+  }
+  let patch: JsonObject;
+  try {
+    patch = JSON.parse(JSON.stringify(value)) as JsonObject;
+  } catch (error) {
+    return failed({ name: ENGINE_ERRORS.invalidResult, message: `${context.node.id} returned a patch that is not JSON: ${errorInfo(error).message}` });
+  }
+  return outbox === undefined ? { kind: 'completed', patch } : { kind: 'completed', patch, outbox };
+}
+
+function failed(error: ErrorInfo): HandlerOutcome {
+  return { kind: 'failed', error };
+}
+
+function errorInfo(error: unknown, fallbackName = 'Error'): ErrorInfo {
+  if (error instanceof Error) return { name: error.name || fallbackName, message: error.message };
+  return { name: fallbackName, message: typeof error === 'string' ? error : JSON.stringify(error) ?? String(error) };
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Collects the rounds that instances submit and commits them together, once the current burst
+ * of work (everything ready within one turn of the event loop) has submitted.
+ */
+class GroupCommitter {
+  private pending: CommitItem[] = [];
+  private resolvers: { resolve: (committed: boolean) => void; reject: (error: unknown) => void }[] = [];
+  private scheduled = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly owner: string,
+    private readonly afterFlush: () => void,
+  ) {}
+
+  submit(item: CommitItem): Promise<boolean> {
+    this.pending.push(item);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return new Promise((resolve, reject) => this.resolvers.push({ resolve, reject }));
+  }
+
+  /** Resolves after the next flush, or when a driven instance is let go. */
+  progress(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  wakeWaiters(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private flush(): void {
+    const items = this.pending;
+    const resolvers = this.resolvers;
+    this.pending = [];
+    this.resolvers = [];
+    this.scheduled = false;
+    let results: boolean[];
+    try {
+      results = this.store.commit(this.owner, items);
+      this.afterFlush();
+    } catch (error) {
+      for (const { reject } of resolvers) reject(error);
+      this.wakeWaiters();
+      return;
+    }
+    results.forEach((committed, index) => resolvers[index]!.resolve(committed));
+    this.wakeWaiters();
+  }
+}

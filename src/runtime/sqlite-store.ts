@@ -1,0 +1,410 @@
+import type BetterSqlite3 from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { Machine } from '../compiler/types';
+import type { InstanceStatus, Json, JournalEntry, JsonObject, OutboxEffect, Snapshot } from './types';
+
+/**
+ * Everything durable lives in one SQLite file in WAL mode. An instance row holds its snapshot
+ * (data and tokens) and `wake_at`, the time a worker should next look at it; that column is the
+ * timer queue. A claimed row's `wake_at` is moved to the end of the claim's lease, so an
+ * instance whose worker died becomes due again when the lease runs out. The journal and the
+ * outbox are append-only.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS machines (
+  version TEXT PRIMARY KEY,
+  flow_version TEXT NOT NULL,
+  path TEXT NOT NULL,
+  bindings TEXT,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS instances (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
+  machine TEXT NOT NULL,
+  status TEXT NOT NULL,
+  wake_at INTEGER,
+  lease_owner TEXT,
+  signal_seq INTEGER NOT NULL DEFAULT 0,
+  snapshot TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_wake ON instances (wake_at) WHERE wake_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS instances_owner ON instances (lease_owner) WHERE lease_owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS journal (
+  seq INTEGER PRIMARY KEY,
+  instance INTEGER NOT NULL,
+  at INTEGER NOT NULL,
+  token TEXT NOT NULL,
+  node TEXT NOT NULL,
+  visit INTEGER NOT NULL,
+  attempt INTEGER NOT NULL,
+  outcome TEXT NOT NULL,
+  handler TEXT,
+  detail TEXT
+);
+CREATE INDEX IF NOT EXISTS journal_instance ON journal (instance, seq);
+CREATE TABLE IF NOT EXISTS outbox (
+  key TEXT PRIMARY KEY,
+  instance INTEGER NOT NULL,
+  kind TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signals (
+  seq INTEGER PRIMARY KEY,
+  instance INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signals_instance ON signals (instance, seq);
+`;
+
+const SCHEMA_VERSION = 1;
+
+export interface StoreOptions {
+  /**
+   * `normal` (the default) survives a crash of the process at any point; `full` also survives
+   * a power cut, at the cost of an fsync per commit.
+   */
+  sync?: 'normal' | 'full';
+}
+
+export interface StoredMachine {
+  machine: Machine;
+  /** Absolute path of the binding module that provides its handlers. */
+  bindings: string | null;
+}
+
+export interface ClaimedInstance {
+  seq: number;
+  snapshot: Snapshot;
+  /** The last signal sent to the instance; newer than `snapshot.signalSeq` means unread signals. */
+  signalSeq: number;
+}
+
+export interface StoredSignal {
+  seq: number;
+  instance: number;
+  name: string;
+  payload: Json;
+  at: number;
+}
+
+/** One instance's round, for a group commit. */
+export interface CommitItem {
+  seq: number;
+  snapshot: Snapshot;
+  journal: JournalEntry[];
+  outbox: OutboxEffect[];
+  /** Present when the worker lets the instance go: when it is next due (null: never by itself). */
+  release?: { wakeAt: number | null; now: number };
+}
+
+export interface InstanceRow {
+  id: string;
+  machine: string;
+  flowPath: string;
+  flowVersion: string;
+  status: InstanceStatus;
+  wakeAt: number | null;
+  leaseOwner: string | null;
+  createdAt: number;
+  updatedAt: number;
+  snapshot: Snapshot;
+}
+
+export interface StoredJournalEntry extends JournalEntry {
+  seq: number;
+}
+
+export interface StoredOutboxEffect extends OutboxEffect {
+  instance: string;
+  at: number;
+}
+
+type Row = Record<string, unknown>;
+
+/**
+ * The native addon is required on first use, not imported, so that everything that only
+ * re-exports the engine (the CLI's `check`, for one) starts without loading it.
+ */
+function openDatabase(path: string): BetterSqlite3.Database {
+  const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+  return new Database(path);
+}
+
+export class SqliteStore {
+  private readonly db: BetterSqlite3.Database;
+  private readonly statements;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.db = openDatabase(path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('cache_size = -32000');
+    const version = this.db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer laneflow (schema ${version})`);
+    this.db.exec(SCHEMA);
+    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    const db = this.db;
+    this.statements = {
+      insertMachine: db.prepare('INSERT OR IGNORE INTO machines (version, flow_version, path, bindings, body, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      machine: db.prepare('SELECT body, bindings FROM machines WHERE version = ?'),
+      insertInstance: db.prepare(
+        'INSERT INTO instances (id, machine, status, wake_at, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      claim: db.prepare(
+        `UPDATE instances SET lease_owner = ?, wake_at = ?
+         WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? ORDER BY wake_at LIMIT ?)
+         RETURNING seq, snapshot, signal_seq`,
+      ),
+      claimOne: db.prepare(
+        `UPDATE instances SET lease_owner = ?, wake_at = ?
+         WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? AND id = ?)
+         RETURNING seq, snapshot, signal_seq`,
+      ),
+      commitHeld: db.prepare('UPDATE instances SET snapshot = ?, updated_at = ? WHERE seq = ? AND lease_owner = ?'),
+      commitReleased: db.prepare(
+        `UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, lease_owner = NULL,
+           wake_at = CASE WHEN signal_seq > ? THEN ? ELSE ? END
+         WHERE seq = ? AND lease_owner = ?`,
+      ),
+      renewLeases: db.prepare('UPDATE instances SET wake_at = ? WHERE lease_owner = ?'),
+      insertJournal: db.prepare(
+        'INSERT INTO journal (instance, at, token, node, visit, attempt, outcome, handler, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      insertOutbox: db.prepare('INSERT OR IGNORE INTO outbox (key, instance, kind, payload, at) VALUES (?, ?, ?, ?, ?)'),
+      nextWake: db.prepare('SELECT MIN(wake_at) AS at FROM instances WHERE wake_at IS NOT NULL'),
+      nextWakeOf: db.prepare('SELECT wake_at AS at FROM instances WHERE id = ?'),
+      latestSignal: db.prepare('SELECT MAX(seq) AS seq FROM signals'),
+      signalsAfter: db.prepare('SELECT seq, instance, name, payload, at FROM signals WHERE seq > ? ORDER BY seq'),
+      signalsOf: db.prepare('SELECT seq, instance, name, payload, at FROM signals WHERE instance = ? AND seq > ? ORDER BY seq'),
+      insertSignal: db.prepare('INSERT INTO signals (instance, name, payload, at) VALUES (?, ?, ?, ?)'),
+      noteSignal: db.prepare(
+        `UPDATE instances SET signal_seq = ?,
+           wake_at = CASE WHEN lease_owner IS NULL THEN MIN(COALESCE(wake_at, ?), ?) ELSE wake_at END
+         WHERE seq = ?`,
+      ),
+      instanceById: db.prepare(
+        `SELECT i.seq, i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
+         FROM instances i JOIN machines m ON m.version = i.machine WHERE i.id = ?`,
+      ),
+      idsByPrefix: db.prepare("SELECT id FROM instances WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
+      journalOf: db.prepare('SELECT seq, at, token, node, visit, attempt, outcome, handler, detail FROM journal WHERE instance = ? ORDER BY seq'),
+      outboxOf: db.prepare('SELECT o.key, o.kind, o.payload, o.at, i.id AS instance FROM outbox o JOIN instances i ON i.seq = o.instance WHERE o.instance = ? ORDER BY o.at, o.key'),
+      replaceSnapshot: db.prepare('UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, wake_at = ? WHERE seq = ? AND lease_owner IS NULL'),
+    };
+  }
+
+  saveMachine(machine: Machine, bindings: string | null, now: number): void {
+    this.statements.insertMachine.run(machine.version, machine.flowVersion, machine.path, bindings, JSON.stringify(machine), now);
+  }
+
+  machine(version: string): StoredMachine | undefined {
+    const row = this.statements.machine.get(version) as { body: string; bindings: string | null } | undefined;
+    return row === undefined ? undefined : { machine: JSON.parse(row.body) as Machine, bindings: row.bindings };
+  }
+
+  /** Adds a new instance with its first journal rows, due at `wakeAt`. */
+  insertInstance(snapshot: Snapshot, journal: readonly JournalEntry[], wakeAt: number | null): void {
+    this.db.transaction(() => {
+      const { lastInsertRowid } = this.statements.insertInstance.run(
+        snapshot.id,
+        snapshot.machine,
+        snapshot.status,
+        wakeAt,
+        JSON.stringify(snapshot),
+        snapshot.startedAt,
+        snapshot.updatedAt,
+      );
+      for (const entry of journal) this.insertJournal(Number(lastInsertRowid), entry);
+    })();
+  }
+
+  /**
+   * Claims up to `limit` due instances (or the one named by `only`) for `owner` until
+   * `leaseUntil`: their `wake_at` moves to the lease's end, so no other worker takes them meanwhile.
+   */
+  claim(owner: string, now: number, leaseUntil: number, limit: number, only?: string): ClaimedInstance[] {
+    const rows = (
+      only === undefined ? this.statements.claim.all(owner, leaseUntil, now, limit) : this.statements.claimOne.all(owner, leaseUntil, now, only)
+    ) as { seq: number; snapshot: string; signal_seq: number }[];
+    return rows.map((row) => ({ seq: row.seq, snapshot: JSON.parse(row.snapshot) as Snapshot, signalSeq: row.signal_seq }));
+  }
+
+  renewLeases(owner: string, leaseUntil: number): void {
+    this.statements.renewLeases.run(leaseUntil, owner);
+  }
+
+  /**
+   * Commits many instances' rounds in one transaction. An instance whose lease `owner` no
+   * longer holds (it expired and another worker claimed it) is skipped whole: its result is
+   * `false` and none of its rows are written.
+   */
+  commit(owner: string, items: readonly CommitItem[]): boolean[] {
+    const { commitHeld, commitReleased, insertOutbox } = this.statements;
+    return this.db.transaction(() =>
+      items.map((item) => {
+        const { snapshot } = item;
+        const json = JSON.stringify(snapshot);
+        const changes =
+          item.release === undefined
+            ? commitHeld.run(json, snapshot.updatedAt, item.seq, owner).changes
+            : commitReleased.run(json, snapshot.status, snapshot.updatedAt, snapshot.signalSeq, item.release.now, item.release.wakeAt, item.seq, owner).changes;
+        if (changes === 0) return false;
+        for (const entry of item.journal) this.insertJournal(item.seq, entry);
+        for (const effect of item.outbox) insertOutbox.run(effect.key, item.seq, effect.kind, JSON.stringify(effect.payload), snapshot.updatedAt);
+        return true;
+      }),
+    )();
+  }
+
+  private insertJournal(instance: number, entry: JournalEntry): void {
+    this.statements.insertJournal.run(
+      instance,
+      entry.at,
+      entry.token,
+      entry.node,
+      entry.visit,
+      entry.attempt,
+      entry.outcome,
+      entry.handler ?? null,
+      entry.detail === undefined ? null : JSON.stringify(entry.detail),
+    );
+  }
+
+  /** The earliest `wake_at` of any instance (or of one), or null when nothing will ever be due. */
+  nextWakeAt(only?: string): number | null {
+    const row = (only === undefined ? this.statements.nextWake.get() : this.statements.nextWakeOf.get(only)) as { at: number | null } | undefined;
+    return row?.at ?? null;
+  }
+
+  latestSignalSeq(): number {
+    return ((this.statements.latestSignal.get() as { seq: number | null }).seq ?? 0);
+  }
+
+  signalsAfter(seq: number): StoredSignal[] {
+    return (this.statements.signalsAfter.all(seq) as Row[]).map(signalOf);
+  }
+
+  signalsOf(instance: number, after: number): StoredSignal[] {
+    return (this.statements.signalsOf.all(instance, after) as Row[]).map(signalOf);
+  }
+
+  /** Records a signal for an instance and makes it due, unless a worker holds it (that worker reads new signals itself). */
+  addSignal(instance: number, name: string, payload: Json, now: number): number {
+    return this.db.transaction(() => {
+      const seq = Number(this.statements.insertSignal.run(instance, name, JSON.stringify(payload), now).lastInsertRowid);
+      this.statements.noteSignal.run(seq, now, now, instance);
+      return seq;
+    })();
+  }
+
+  /** The instance with this id, or with this unique id prefix. */
+  instance(idOrPrefix: string): (InstanceRow & { seq: number }) | undefined {
+    let row = this.statements.instanceById.get(idOrPrefix) as Row | undefined;
+    if (row === undefined) {
+      const escaped = idOrPrefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+      const ids = this.statements.idsByPrefix.all(`${escaped}%`) as { id: string }[];
+      if (ids.length === 1) row = this.statements.instanceById.get(ids[0]!.id) as Row;
+    }
+    return row === undefined ? undefined : { seq: row['seq'] as number, ...instanceRowOf(row) };
+  }
+
+  instances(filter: { status?: InstanceStatus; limit?: number } = {}): InstanceRow[] {
+    const where = filter.status === undefined ? '' : 'WHERE i.status = ?';
+    const rows = this.db
+      .prepare(
+        `SELECT i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
+         FROM instances i JOIN machines m ON m.version = i.machine ${where} ORDER BY i.seq DESC LIMIT ?`,
+      )
+      .all(...(filter.status === undefined ? [] : [filter.status]), filter.limit ?? 50) as Row[];
+    return rows.map(instanceRowOf);
+  }
+
+  counts(): Record<InstanceStatus, number> {
+    const rows = this.db.prepare('SELECT status, COUNT(*) AS n FROM instances GROUP BY status').all() as { status: InstanceStatus; n: number }[];
+    const counts = { running: 0, completed: 0, failed: 0 };
+    for (const row of rows) counts[row.status] = row.n;
+    return counts;
+  }
+
+  journal(instance: number): StoredJournalEntry[] {
+    return (this.statements.journalOf.all(instance) as Row[]).map((row) => {
+      const entry: StoredJournalEntry = {
+        seq: row['seq'] as number,
+        at: row['at'] as number,
+        token: row['token'] as string,
+        node: row['node'] as string,
+        visit: row['visit'] as number,
+        attempt: row['attempt'] as number,
+        outcome: row['outcome'] as JournalEntry['outcome'],
+      };
+      if (row['handler'] !== null) entry.handler = row['handler'] as string;
+      if (row['detail'] !== null) entry.detail = JSON.parse(row['detail'] as string) as JsonObject;
+      return entry;
+    });
+  }
+
+  outbox(instance: number): StoredOutboxEffect[] {
+    return (this.statements.outboxOf.all(instance) as Row[]).map((row) => ({
+      key: row['key'] as string,
+      kind: row['kind'] as string,
+      payload: JSON.parse(row['payload'] as string) as Json,
+      instance: row['instance'] as string,
+      at: row['at'] as number,
+    }));
+  }
+
+  /**
+   * Rewrites an instance no worker holds, in one transaction with `update` reading the current
+   * snapshot (for operator commands such as retry). Returns undefined when a worker holds it.
+   */
+  updateUnclaimed<T>(seq: number, update: (current: Snapshot) => { snapshot: Snapshot; journal: JournalEntry[]; wakeAt: number | null; result: T }): T | undefined {
+    return this.db.transaction(() => {
+      const row = this.db.prepare('SELECT snapshot, lease_owner FROM instances WHERE seq = ?').get(seq) as { snapshot: string; lease_owner: string | null };
+      if (row.lease_owner !== null) return undefined;
+      const next = update(JSON.parse(row.snapshot) as Snapshot);
+      this.statements.replaceSnapshot.run(JSON.stringify(next.snapshot), next.snapshot.status, next.snapshot.updatedAt, next.wakeAt, seq);
+      for (const entry of next.journal) this.insertJournal(seq, entry);
+      return next.result;
+    }).immediate();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function signalOf(row: Row): StoredSignal {
+  return {
+    seq: row['seq'] as number,
+    instance: row['instance'] as number,
+    name: row['name'] as string,
+    payload: JSON.parse(row['payload'] as string) as Json,
+    at: row['at'] as number,
+  };
+}
+
+function instanceRowOf(row: Row): InstanceRow {
+  return {
+    id: row['id'] as string,
+    machine: row['machine'] as string,
+    flowPath: row['path'] as string,
+    flowVersion: row['flow_version'] as string,
+    status: row['status'] as InstanceStatus,
+    wakeAt: row['wake_at'] as number | null,
+    leaseOwner: row['lease_owner'] as string | null,
+    createdAt: row['created_at'] as number,
+    updatedAt: row['updated_at'] as number,
+    snapshot: JSON.parse(row['snapshot'] as string) as Snapshot,
+  };
+}
