@@ -212,7 +212,7 @@ class Step {
   handled(event: RuntimeEvent & { type: 'handled' }): void {
     const token = this.snapshot.tokens.find((t) => t.id === event.token);
     // A result for a visit that has moved on (a run that lost its lease) changes nothing.
-    if (token === undefined || token.visit !== event.visit || token.state !== 'ready' || this.snapshot.status !== 'running') return;
+    if (token === undefined || token.node !== event.node || token.visit !== event.visit || token.state !== 'ready' || this.snapshot.status !== 'running') return;
     const node = this.machine.nodes[token.node]!;
     const { outcome } = event;
     switch (outcome.kind) {

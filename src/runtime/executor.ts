@@ -178,7 +178,7 @@ export class Executor {
           const before = snapshot;
           const outcomes = await Promise.all(runs.map((run) => this.runHandler(loaded!, before, run, loadError)));
           runs.forEach((run, index) => {
-            apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, visit: run.visit, outcome: outcomes[index]!, random: random() }));
+            apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
           });
           this.steps += runs.length;
         }

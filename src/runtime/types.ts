@@ -99,7 +99,7 @@ export type RuntimeEvent =
    * A handler run ended. `random` in [0, 1) is the executor's draw for a full-jitter backoff,
    * so that the core itself stays deterministic.
    */
-  | { type: 'handled'; at: number; token: string; visit: number; outcome: HandlerOutcome; random: number }
+  | { type: 'handled'; at: number; token: string; node: string; visit: number; outcome: HandlerOutcome; random: number }
   /** An operator retries a failed instance (`laneflow retry`). */
   | { type: 'retry'; at: number };
 
