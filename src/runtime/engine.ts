@@ -129,9 +129,9 @@ export class Engine {
 
   /**
    * Runs due work until none is left now. On a virtual clock it keeps jumping to the next
-   * timer until no instance will ever be due again by itself.
+   * timer until no instance will ever be due again by itself, or the next is past `horizon`.
    */
-  runUntilIdle(options: { only?: string } = {}): Promise<DrainSummary> {
+  runUntilIdle(options: { only?: string; horizon?: number } = {}): Promise<DrainSummary> {
     return this.executor.drain({ until: 'idle', ...options });
   }
 

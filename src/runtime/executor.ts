@@ -39,6 +39,8 @@ export interface DrainOptions {
    * `forever`: keep waiting for due work until `stop` fires.
    */
   until: 'idle' | 'forever';
+  /** With `idle` on a virtual clock: do not jump past this time. */
+  horizon?: number;
   stop?: AbortSignal;
 }
 
@@ -117,7 +119,7 @@ export class Executor {
         const next = store.nextWakeAt(drain.only);
         const now = clock.now();
         if (drain.until === 'idle') {
-          if (next === null || (next > now && !clock.virtual)) break;
+          if (next === null || (next > now && (!clock.virtual || next > (drain.horizon ?? Number.POSITIVE_INFINITY)))) break;
           await clock.sleepUntil(next);
           continue;
         }
