@@ -8,7 +8,7 @@ import { InputError } from '../lib/files';
 import { loadBindingsModule, readBindings } from './bindings';
 import { wallClock, type Clock } from './clock';
 import { begin, nextWake, transition } from './core';
-import type { AnyFlow, FlowBindings } from './define';
+import type { AnyFlow, FlowBindings, FlowShape } from './define';
 import { Executor, type DrainSummary, type LoadedMachine } from './executor';
 import { HandlerRegistry } from './registry';
 import { SqliteStore, type InstanceRow, type StoreOptions, type StoredJournalEntry, type StoredOutboxEffect } from './sqlite-store';
@@ -75,9 +75,11 @@ export class Engine {
    * Binds a flow to its handlers, checks the binding and records the machine. `bindingsPath`
    * is remembered so that a worker in another process can load the same handlers.
    */
-  deploy(flow: CompiledFlow, bindings: FlowBindings<AnyFlow, unknown>, options: BindOptions & { bindingsPath?: string } = {}): DeployResult {
+  deploy<F extends FlowShape, D>(flow: CompiledFlow, bindings: FlowBindings<F, D>, options: BindOptions & { bindingsPath?: string } = {}): DeployResult {
     const source = options.bindingsPath ?? 'the bindings';
-    const { spec, registry } = readBindings(bindings, source);
+    // The flow's generated types checked keys and labels at compile time; at run time every
+    // binding module is read alike, and `bind` checks it against the flow itself.
+    const { spec, registry } = readBindings(bindings as unknown as FlowBindings<AnyFlow, unknown>, source);
     const { machine, diagnostics } = bind(flow, spec, registry.catalog(), options);
     if (machine === undefined) return { diagnostics };
     this.store.saveMachine(machine, options.bindingsPath === undefined ? null : resolve(options.bindingsPath), this.clock.now());
@@ -88,7 +90,7 @@ export class Engine {
   /** Loads a binding module and deploys the flow with it. */
   async deployModule(flow: CompiledFlow, bindingsPath: string, options: BindOptions = {}): Promise<DeployResult> {
     const bindings = await loadBindingsModule(bindingsPath);
-    return this.deploy(flow, bindings as FlowBindings<AnyFlow, unknown>, { ...options, bindingsPath });
+    return this.deploy(flow, bindings, { ...options, bindingsPath });
   }
 
   /** Starts an instance of a deployed machine; it runs when a worker (or `runUntilIdle`) gets to it. */
