@@ -3,8 +3,18 @@
  * per idempotency key, and a receiver that verifies, deduplicates, acknowledges and hands
  * events to a flow. Flow handlers call these services; the engine wires them in.
  */
+export { classifyAttempt } from './classify';
 export { WebhookError, type WebhookErrorName } from './errors';
+export { createWebhookReceiver, type WebhookReceiver, type WebhookReceiverOptions } from './receiver';
+export { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, type RetrySchedule } from './retry-schedule';
 export { generateSecret, secretKey } from './secrets';
+export {
+  createWebhookSender,
+  type RegisterEndpointInput,
+  type RotateSecretInput,
+  type WebhookSender,
+  type WebhookSenderOptions,
+} from './sender';
 export {
   DEFAULT_TOLERANCE_SECONDS,
   signStandard,
@@ -16,4 +26,5 @@ export {
   type StandardHeaders,
   type VerifyOptions,
 } from './signature';
+export { WebhookStore, type DeliveryFilter } from './sqlite-store';
 export type * from './types';
