@@ -95,16 +95,23 @@ export class Engine {
 
   /** Starts an instance of a deployed machine; it runs when a worker (or `runUntilIdle`) gets to it. */
   start(machineVersion: string, options: StartOptions = {}): string {
+    return this.startMany(machineVersion, [options])[0]!;
+  }
+
+  /** Starts many instances in one transaction. */
+  startMany(machineVersion: string, instances: readonly StartOptions[]): string[] {
     const stored = this.store.machine(machineVersion);
     if (stored === undefined) throw new InputError(`no machine with version ${machineVersion} is deployed in this database`);
     const { machine } = stored;
-    const start = startNode(machine, options.start);
-    const id = options.id ?? this.newId();
     const at = this.clock.now();
-    const { snapshot, effects } = begin(machine, { id, at, input: options.input ?? {}, start });
-    const journal = effects.flatMap((e) => (e.type === 'journal' ? [e.entry] : []));
-    this.store.insertInstance(snapshot, journal, nextWake(snapshot, at));
-    return id;
+    const started = instances.map((options) => {
+      const start = startNode(machine, options.start);
+      const { snapshot, effects } = begin(machine, { id: options.id ?? this.newId(), at, input: options.input ?? {}, start });
+      const journal = effects.flatMap((e) => (e.type === 'journal' ? [e.entry] : []));
+      return { snapshot, journal, wakeAt: nextWake(snapshot, at) };
+    });
+    this.store.insertInstances(started);
+    return started.map((s) => s.snapshot.id);
   }
 
   /** Sends a signal: a handler waiting for it resumes; one that waits for it later gets it at once. */

@@ -165,25 +165,35 @@ export class Executor {
       return;
     }
 
-    this.held.set(seq, []);
+    const inbox = claimed.signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
+    this.held.set(seq, inbox);
     try {
-      const unread = claimed.signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
+      // The handler runs a round asks for: a claimed instance begins with a wake, which asks for
+      // every ready token; later rounds take the runs the previous outcomes asked for, unless a
+      // timer has come due or a signal has arrived meanwhile.
+      let runs: RunRequest[] | undefined;
       while (true) {
-        for (const signal of [...unread.splice(0), ...this.held.get(seq)!.splice(0)]) {
-          if (signal.seq <= snapshot.signalSeq) continue;
-          apply(transition(machine, snapshot, { type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
+        if (inbox.length > 0) {
+          for (const signal of inbox.splice(0)) {
+            if (signal.seq <= snapshot.signalSeq) continue;
+            apply(transition(machine, snapshot, { type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
+          }
+          runs = undefined;
         }
-        const woke = apply(transition(machine, snapshot, { type: 'wake', at: clock.now() }));
-        const runs: RunRequest[] = [];
-        for (const effect of woke.effects) if (effect.type === 'run') runs.push(effect.run);
+        if (runs === undefined || timerDue(snapshot, clock.now())) runs = runsOf(apply(transition(machine, snapshot, { type: 'wake', at: clock.now() })));
+        const asked: RunRequest[] = [];
         if (runs.length > 0 && !this.stopping) {
           const before = snapshot;
-          const outcomes = await Promise.all(runs.map((run) => this.runHandler(loaded!, before, run, loadError)));
-          runs.forEach((run, index) => {
-            apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
-          });
+          const results = runs.map((run) => this.runHandler(loaded!, before, run, loadError));
+          const outcomes = results.some(isPromiseLike) ? await Promise.all(results) : (results as HandlerOutcome[]);
+          for (let index = 0; index < runs.length; index++) {
+            const run = runs[index]!;
+            const result = apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
+            for (const effect of result.effects) if (effect.type === 'run') asked.push(effect.run);
+          }
           this.steps += runs.length;
         }
+        runs = asked;
         const now = clock.now();
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
@@ -261,6 +271,17 @@ export class Executor {
     for (const signal of this.options.store.signalsAfter(this.signalSeen)) this.held.get(signal.instance)?.push(signal);
     this.signalSeen = latest;
   }
+}
+
+function runsOf(result: Transition): RunRequest[] {
+  const runs: RunRequest[] = [];
+  for (const effect of result.effects) if (effect.type === 'run') runs.push(effect.run);
+  return runs;
+}
+
+/** Whether a sleeping, waiting or backing-off token's time has come. */
+function timerDue(snapshot: Snapshot, now: number): boolean {
+  return snapshot.tokens.some((token) => token.dueAt !== undefined && token.dueAt <= now);
 }
 
 /** What a handler's return value means for its node: a data patch for a step, a label for a decision. */

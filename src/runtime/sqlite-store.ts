@@ -213,19 +213,21 @@ export class SqliteStore {
     return row === undefined ? undefined : { machine: JSON.parse(row.body) as Machine, bindings: row.bindings };
   }
 
-  /** Adds a new instance with its first journal rows, due at `wakeAt`. */
-  insertInstance(snapshot: Snapshot, journal: readonly JournalEntry[], wakeAt: number | null): void {
+  /** Adds new instances with their first journal rows, each due at its `wakeAt`, in one transaction. */
+  insertInstances(instances: readonly { snapshot: Snapshot; journal: readonly JournalEntry[]; wakeAt: number | null }[]): void {
     this.db.transaction(() => {
-      const { lastInsertRowid } = this.statements.insertInstance.run(
-        snapshot.id,
-        snapshot.machine,
-        snapshot.status,
-        wakeAt,
-        JSON.stringify(snapshot),
-        snapshot.startedAt,
-        snapshot.updatedAt,
-      );
-      for (const entry of journal) this.insertJournal(Number(lastInsertRowid), entry);
+      for (const { snapshot, journal, wakeAt } of instances) {
+        const { lastInsertRowid } = this.statements.insertInstance.run(
+          snapshot.id,
+          snapshot.machine,
+          snapshot.status,
+          wakeAt,
+          JSON.stringify(snapshot),
+          snapshot.startedAt,
+          snapshot.updatedAt,
+        );
+        for (const entry of journal) this.insertJournal(Number(lastInsertRowid), entry);
+      }
     })();
   }
 
