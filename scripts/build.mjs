@@ -16,9 +16,10 @@ await build({
   target: 'node20',
   sourcemap: 'linked',
   chunkNames: 'chunks/[name]-[hash]',
-  alias: { chevrotain: './node_modules/chevrotain/lib/chevrotain.mjs' },
+  // svgdom is bundled with fontkit replaced: see scripts/fontkit-disabled.mjs.
+  alias: { chevrotain: './node_modules/chevrotain/lib/chevrotain.mjs', fontkit: './scripts/fontkit-disabled.mjs' },
   // Native addons, and packages that read their own files at run time, stay in node_modules.
-  external: ['better-sqlite3', 'tsx', '@resvg/resvg-js', 'svgdom', 'elkjs', '@svgdotjs/svg.js', 'fontkit'],
+  external: ['better-sqlite3', 'tsx', '@resvg/resvg-js', 'elkjs', '@svgdotjs/svg.js'],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });

@@ -10,6 +10,8 @@ export type * from './compiler/types';
 export type { CompileResult } from './compiler/compile';
 export { DIAGNOSTIC_CODES, hasErrors, type Diagnostic, type DiagnosticCode, type Range, type Position, type Severity } from './lib/diagnostics';
 export { formatDiagnostic } from './lib/report';
+export { layout, renderSvg, renderPng, THEME_NAMES, type RenderSvgOptions, type RenderPngOptions, type ThemeName } from './render/index';
+export type * from './render/types';
 
 export interface CheckResult extends CompileResult {
   ast: FlowFile;

@@ -3,6 +3,7 @@ import { InputError } from '../lib/files';
 import { runCheck, runFmt, type FmtOptions } from './check';
 import { EXIT_USAGE, output } from './output';
 import { registerRuntimeCommands } from './runtime';
+import { registerRenderCommands } from './render';
 
 export function buildProgram(): Command {
   const program = new Command('laneflow')
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
       process.exitCode = runFmt(paths, options);
     });
 
+  registerRenderCommands(program);
   registerRuntimeCommands(program);
 
   return program;

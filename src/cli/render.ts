@@ -1,0 +1,120 @@
+import { Command, Option } from 'commander';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, relative } from 'node:path';
+import { hasErrors } from '../lib/diagnostics';
+import { collectFlowFiles, InputError, writeFileAtomic } from '../lib/files';
+import type { ThemeName } from '../render/theme';
+import { checkFiles, printDiagnostics, type CheckedFile } from './check';
+import { EXIT_PROBLEMS, output } from './output';
+
+export interface RenderCommandOptions {
+  output?: string;
+  png?: string;
+  theme: ThemeName;
+}
+
+export function registerRenderCommands(program: Command): void {
+  program
+    .command('render')
+    .description('draw .flow files as swimlane diagrams (SVG, and PNG with --png)')
+    .argument('<paths...>', '.flow files or folders to search for them')
+    .option('-o, --output <path>', 'the SVG file, or a folder for several; `-` writes one SVG to standard output (default: beside each .flow file)')
+    .option('--png <path>', 'also write a PNG: the file, or a folder for several')
+    .addOption(new Option('--theme <theme>', 'colour theme').choices(['light', 'dark']).default('light'))
+    .action(async (paths: string[], options: RenderCommandOptions) => {
+      process.exitCode = await runRender(paths, options);
+    });
+}
+
+interface RenderJob {
+  file: CheckedFile;
+  svgPath: string | undefined;
+  pngPath: string | undefined;
+}
+
+export async function runRender(paths: string[], options: RenderCommandOptions): Promise<number> {
+  const inputs = paths.flatMap((path) => collectFlowFiles([path]).map((file) => ({ file, root: inputRoot(path) })));
+  const several = inputs.length > 1 || paths.some(isFolder);
+  if (options.output === '-' && several) throw new InputError('`-o -` writes one SVG to standard output; give a single .flow file');
+  const files = checkFiles(inputs.map((input) => input.file));
+  const jobs: RenderJob[] = files.map((file, index) => {
+    const relativePath = relative(inputs[index]!.root, file.path).replace(/\.flow$/, '');
+    return {
+      file,
+      svgPath: options.output === '-' ? undefined : target(options.output, several, relativePath, file.path, '.svg'),
+      pngPath: options.png === undefined ? undefined : target(options.png, several, relativePath, file.path, '.png'),
+    };
+  });
+  refuseCollisions(jobs);
+
+  const failed = files.filter((file) => hasErrors(file.diagnostics));
+  printDiagnostics(
+    failed.map((file) => ({ ...file, diagnostics: file.diagnostics.filter((d) => d.severity === 'error') })),
+    output.err,
+  );
+  const renderable = jobs.filter((job) => !failed.includes(job.file));
+  if (renderable.length > 0) {
+    // Loaded here, not at start-up: the other commands never pay for ELK and the SVG DOM.
+    const { layout, renderSvg, renderPng } = await import('../render/index');
+    for (const job of renderable) {
+      const svg = await renderSvg(await layout(job.file.flow!), { theme: options.theme });
+      const written: string[] = [];
+      if (job.svgPath === undefined) output.out(svg);
+      else {
+        writeInto(job.svgPath, svg);
+        written.push(job.svgPath);
+      }
+      if (job.pngPath !== undefined) {
+        writeInto(job.pngPath, await renderPng(svg));
+        written.push(job.pngPath);
+      }
+      if (written.length > 0) output.err(`${job.file.path} → ${written.join(', ')}\n`);
+    }
+  }
+  if (failed.length > 0) {
+    output.err(`${failed.length} file${failed.length === 1 ? '' : 's'} not rendered because of errors\n`);
+    return EXIT_PROBLEMS;
+  }
+  return 0;
+}
+
+function isFolder(path: string): boolean {
+  return existsSync(path) && statSync(path).isDirectory();
+}
+
+/** Output paths below a folder argument mirror the files' places under it. */
+function inputRoot(path: string): string {
+  return isFolder(path) ? path : dirname(path);
+}
+
+/**
+ * Where one output goes: the given path itself for a single input (unless it names a folder),
+ * else the file's relative path under the given folder; beside the .flow file by default.
+ */
+function target(given: string | undefined, several: boolean, relativePath: string, flowPath: string, extension: string): string {
+  if (given === undefined) return flowPath.replace(/\.flow$/, '') + extension;
+  const intoFolder = several || given.endsWith('/') || isFolder(given);
+  return intoFolder ? join(given, relativePath + extension) : given;
+}
+
+function refuseCollisions(jobs: readonly RenderJob[]): void {
+  const seen = new Map<string, string>();
+  for (const job of jobs) {
+    for (const path of [job.svgPath, job.pngPath]) {
+      if (path === undefined) continue;
+      const first = seen.get(path);
+      if (first !== undefined) throw new InputError(`${first} and ${job.file.path} would both be written to ${path}`);
+      seen.set(path, job.file.path);
+    }
+  }
+}
+
+function writeInto(path: string, content: string | Uint8Array): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch {
+    throw new InputError(`cannot create the folder for ${path}`);
+  }
+  if (basename(path) === '') throw new InputError(`${path} names a folder, not a file`);
+  writeFileAtomic(path, content);
+}

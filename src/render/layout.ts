@@ -1,0 +1,184 @@
+import type { CompiledFlow } from '../compiler/types';
+import { layerColumns } from './elk';
+import { assignCells, horizontalChannel, horizontalChannelCount, HEADER_WIDTH, measureGrid, type ChannelSizes, type Grid, type GridGeometry } from './grid';
+import { measureLabel, placeEdgeLabels, LABEL_PADDING } from './labels';
+import { layeringInput } from './layering';
+import { frameLoop, LOOP_LABEL_ROOM } from './loops';
+import { resolveRef, routeEdges, type SymbolicRoute } from './route';
+import { centredLines, FONT_SIZE, sizeNode } from './shapes';
+import { wrapText } from './text';
+import { assignTracks, channelSizeFor, realizeRoute, type TrackAssignment } from './tracks';
+import type { LaidOutDiagram, LaidOutNode, Rect } from './types';
+
+/** The smallest gap between two columns, and between a lane's edge and its rows. */
+const MIN_COLUMN_GAP = 48;
+const MIN_ROW_GAP = 36;
+const LANE_MARGIN = 30;
+const HEADER_TEXT_WIDTH = HEADER_WIDTH - 24;
+
+/**
+ * Lays a flow out as a swimlane diagram: ELK layers the nodes into columns, each lane becomes
+ * a horizontal band holding its nodes in rows, and every edge is routed orthogonally through
+ * the gaps between them. Deterministic: the same flow gives the same diagram.
+ */
+export async function layout(flow: CompiledFlow): Promise<LaidOutDiagram> {
+  const sizes = new Map(flow.nodes.map((node) => [node.id, sizeNode(node)]));
+  const columns = await layerColumns(layeringInput(flow));
+  const grid = assignCells(flow, columns, sizes);
+  const minimum = minimumChannels(flow, grid);
+  const provisional = measureGrid(grid, minimum);
+  const routes = routeEdges(flow.edges, grid, provisional);
+  const tracks = assignTracks(routes, provisional);
+  const channels: ChannelSizes = {
+    vertical: minimum.vertical.map((size, index) => Math.max(size, channelSizeFor(tracks.verticalTracks[index]!))),
+    horizontal: minimum.horizontal.map((size, index) => Math.max(size, channelSizeFor(tracks.horizontalTracks[index]!))),
+  };
+  reserveStraightLabels(routes, grid, provisional, channels);
+  // Routes are symbolic, so widening a channel moves them along; a label with no free spot
+  // beside its route widens the channel its route runs longest in, and the drawing is redone.
+  for (let attempt = 0; ; attempt++) {
+    const drawing = draw(flow, grid, routes, tracks, channels);
+    if (drawing.crowded.length === 0 || attempt === MAX_WIDENINGS) return drawing.diagram;
+    for (const id of drawing.crowded) widenForLabel(routes.find((route) => route.edge.id === id)!, grid, provisional, channels);
+  }
+}
+
+const MAX_WIDENINGS = 3;
+
+/** Everything positioned for given channel sizes, and the edges whose labels found no free spot. */
+function draw(
+  flow: CompiledFlow,
+  grid: Grid,
+  routes: readonly SymbolicRoute[],
+  tracks: TrackAssignment,
+  channels: ChannelSizes,
+): { diagram: LaidOutDiagram; crowded: string[] } {
+  const geometry = measureGrid(grid, channels);
+  const nodes: LaidOutNode[] = flow.nodes.map((node) => {
+    const box = geometry.boxes.get(node.id)!;
+    const lines = grid.sizes.get(node.id)!.lines.map((line) => ({ ...line, box: { ...line.box, x: box.x + line.box.x, y: box.y + line.box.y } }));
+    return { id: node.id, lane: node.lane, shape: node.shape, kind: node.kind, box, lines };
+  });
+  const lanes = flow.lanes.map((lane, index) => {
+    const band = { x: 0, y: geometry.lanes[index]!.start, width: geometry.width, height: geometry.lanes[index]!.size };
+    const header = { x: 0, y: band.y, width: HEADER_WIDTH, height: band.height };
+    const texts = wrapText(lane.label, HEADER_TEXT_WIDTH, FONT_SIZE.lane);
+    const lines = centredLines(texts, 'lane', FONT_SIZE.lane, header.width, header.height).map((line) => ({
+      ...line,
+      box: { ...line.box, y: line.box.y + header.y },
+    }));
+    return { id: lane.id, label: lane.label, band, header, lines };
+  });
+  const laneOf = new Map(flow.nodes.map((node) => [node.id, node.lane]));
+  const loops = flow.loops.map((loop) => frameLoop(loop, geometry.boxes, laneOf));
+
+  const points = routes.map((route, index) => realizeRoute(route, tracks.offsets[index]!, geometry));
+  const outside: Rect[] = [
+    { x: -1000, y: -1000, width: HEADER_WIDTH + 1000, height: geometry.height + 2000 },
+    { x: geometry.width, y: -1000, width: 1000, height: geometry.height + 2000 },
+    { x: -1000, y: -1000, width: geometry.width + 2000, height: 1000 },
+    { x: -1000, y: geometry.height, width: geometry.width + 2000, height: 1000 },
+  ];
+  const { placed, crowded } = placeEdgeLabels(
+    routes.flatMap((route, index) => (route.edge.label ? [{ id: route.edge.id, text: route.edge.label, points: points[index]! }] : [])),
+    [...nodes.map((node) => node.box), ...loops.map((loop) => loop.label.box), ...outside],
+    points,
+  );
+  const edges = routes.map((route, index) => {
+    const label = placed.get(route.edge.id);
+    return {
+      id: route.edge.id,
+      from: { node: route.edge.from.node, side: route.edge.from.side },
+      to: { node: route.edge.to.node, side: route.edge.to.side },
+      points: points[index]!,
+      ...(label !== undefined && { label }),
+    };
+  });
+  const diagram = {
+    title: flow.path.replace(/^.*[\\/]/, '').replace(/\.flow$/, ''),
+    width: geometry.width,
+    height: geometry.height,
+    lanes,
+    nodes,
+    edges,
+    loops,
+  };
+  return { diagram, crowded };
+}
+
+/**
+ * Makes room for a crowded label beside its route: the channel the route runs longest in
+ * grows by twice the label (its tracks stay centred, so each side gains one label), or, for a
+ * route that runs straight from port to port, the gap it crosses.
+ */
+function widenForLabel(route: SymbolicRoute, grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
+  const label = measureLabel(route.edge.label ?? '', 'edge', FONT_SIZE.edge);
+  let longest: { vertical: boolean; channel: number; length: number } | undefined;
+  for (let index = 0; index + 1 < route.points.length; index++) {
+    const a = route.points[index]!;
+    const b = route.points[index + 1]!;
+    const vertical = resolveRef(a.x, 'x', geometry) === resolveRef(b.x, 'x', geometry);
+    const ref = vertical ? a.x : a.y;
+    if (!('channel' in ref)) continue;
+    const length = vertical
+      ? Math.abs(resolveRef(a.y, 'y', geometry) - resolveRef(b.y, 'y', geometry))
+      : Math.abs(resolveRef(a.x, 'x', geometry) - resolveRef(b.x, 'x', geometry));
+    if (longest === undefined || length > longest.length) longest = { vertical, channel: ref.channel, length };
+  }
+  const from = grid.cells.get(route.edge.from.node)!;
+  if (longest === undefined) {
+    const horizontal = route.edge.from.side === 'left' || route.edge.from.side === 'right';
+    longest = horizontal
+      ? { vertical: true, channel: from.column + (route.edge.from.side === 'right' ? 1 : 0), length: 0 }
+      : { vertical: false, channel: horizontalChannel(grid, from.lane, from.row + (route.edge.from.side === 'bottom' ? 1 : 0)), length: 0 };
+  }
+  if (longest.vertical) channels.vertical[longest.channel] = channels.vertical[longest.channel]! + 2 * (label.width + LABEL_PADDING);
+  else channels.horizontal[longest.channel] = channels.horizontal[longest.channel]! + 2 * (label.height + LABEL_PADDING);
+}
+
+/** Channel sizes before any route is known: gaps between rows, and room for loop texts. */
+function minimumChannels(flow: CompiledFlow, grid: Grid): ChannelSizes {
+  const vertical = Array.from({ length: grid.columnCount + 1 }, () => MIN_COLUMN_GAP);
+  const horizontal = Array.from({ length: horizontalChannelCount(grid) }, () => MIN_ROW_GAP);
+  grid.laneRows.forEach((rows, lane) => {
+    horizontal[horizontalChannel(grid, lane, 0)] = LANE_MARGIN;
+    horizontal[horizontalChannel(grid, lane, rows)] = LANE_MARGIN;
+  });
+  for (const loop of flow.loops) {
+    const lanesAbove = new Map<number, number>();
+    for (const id of loop.nodes) {
+      const cell = grid.cells.get(id)!;
+      lanesAbove.set(cell.lane, Math.min(lanesAbove.get(cell.lane) ?? Infinity, cell.row));
+    }
+    for (const [lane, row] of lanesAbove) {
+      const channel = horizontalChannel(grid, lane, row);
+      horizontal[channel] = horizontal[channel]! + LOOP_LABEL_ROOM;
+    }
+  }
+  return { vertical, horizontal };
+}
+
+/**
+ * A labelled edge that runs straight between two neighbours has only the gap between them to
+ * hold its label: widen that gap (a column gap for a horizontal run, a row gap for a vertical
+ * one) to fit it.
+ */
+function reserveStraightLabels(routes: readonly SymbolicRoute[], grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
+  for (const route of routes) {
+    if (route.edge.label === undefined || route.edge.label === '' || route.points.length !== 2) continue;
+    const label = measureLabel(route.edge.label, 'edge', FONT_SIZE.edge);
+    const from = geometry.boxes.get(route.edge.from.node)!;
+    const to = geometry.boxes.get(route.edge.to.node)!;
+    const fromCell = grid.cells.get(route.edge.from.node)!;
+    const toCell = grid.cells.get(route.edge.to.node)!;
+    if (fromCell.lane === toCell.lane && fromCell.row === toCell.row) {
+      const channel = Math.min(fromCell.column, toCell.column) + 1;
+      const gap = Math.abs(from.x - to.x) < 1 ? 0 : label.width + 2 * LABEL_PADDING + 16;
+      channels.vertical[channel] = Math.max(channels.vertical[channel]!, gap);
+    } else if (fromCell.column === toCell.column) {
+      const upper = fromCell.lane < toCell.lane || (fromCell.lane === toCell.lane && fromCell.row < toCell.row) ? fromCell : toCell;
+      const channel = horizontalChannel(grid, upper.lane, upper.row + 1);
+      channels.horizontal[channel] = Math.max(channels.horizontal[channel]!, label.height + 2 * LABEL_PADDING + 12);
+    }
+  }
+}

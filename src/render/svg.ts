@@ -1,0 +1,179 @@
+// Writes a laid-out diagram as SVG text with @svgdotjs/svg.js on svgdom. Every position comes
+// from the layout; nothing here measures text or asks the DOM for a bounding box, which keeps
+// svgdom's font engine idle and the output identical on every machine. Text reaches the DOM as
+// text nodes only, so the serializer escapes it: a label can never become markup.
+import type { Container, Element } from '@svgdotjs/svg.js';
+import { shapeColours, THEMES, type Theme, type ThemeName } from './theme';
+import type { LaidOutDiagram, LaidOutEdge, LaidOutLoop, LaidOutNode, Point, TextLine } from './types';
+
+export interface RenderSvgOptions {
+  theme?: ThemeName;
+}
+
+const FONT_FAMILY = "'Open Sans', 'Helvetica Neue', Arial, sans-serif";
+const ARROW_ID = 'laneflow-arrow';
+const CORNER_RADIUS = 8;
+/** Where a line of text sits in its box: the baseline, as a fraction of the font size below the box's middle. */
+const BASELINE_SHIFT = 0.36;
+
+type SvgModule = typeof import('@svgdotjs/svg.js');
+
+let svgModule: Promise<SvgModule> | undefined;
+
+async function loadSvg(): Promise<SvgModule> {
+  // Loaded on first use, so the CLI's other commands do not pay for svgdom.
+  svgModule ??= (async () => {
+    const [svgjs, { createSVGWindow }] = await Promise.all([import('@svgdotjs/svg.js'), import('svgdom')]);
+    const window = createSVGWindow();
+    svgjs.registerWindow(window, window.document);
+    return svgjs;
+  })();
+  return svgModule;
+}
+
+export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptions = {}): Promise<string> {
+  const { SVG } = await loadSvg();
+  const theme = THEMES[options.theme ?? 'light'];
+  const canvas = SVG().attr({
+    width: diagram.width,
+    height: diagram.height,
+    viewBox: `0 0 ${diagram.width} ${diagram.height}`,
+    role: 'img',
+    'font-family': FONT_FAMILY,
+  });
+  canvas.element('title').words(clean(diagram.title));
+  drawDefinitions(canvas, theme);
+  canvas.rect().attr({ x: 0, y: 0, width: diagram.width, height: diagram.height, fill: theme.background });
+  drawLanes(canvas.group().attr({ class: 'lanes' }), diagram, theme);
+  drawLoops(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
+  const edges = canvas.group().attr({ class: 'edges' });
+  for (const edge of diagram.edges) drawEdge(edges, edge, theme);
+  const nodes = canvas.group().attr({ class: 'nodes' });
+  for (const node of diagram.nodes) drawNode(nodes, node, theme);
+  const labels = canvas.group().attr({ class: 'edge-labels' });
+  for (const edge of diagram.edges) drawEdgeLabel(labels, edge, theme);
+  return `${canvas.svg()}\n`;
+}
+
+function drawDefinitions(canvas: Container, theme: Theme): void {
+  canvas
+    .defs()
+    .marker(10, 10, (marker) => marker.path('M 0 1 L 10 5 L 0 9 z').attr({ fill: theme.edge }))
+    .attr({ id: ARROW_ID, viewBox: '0 0 10 10', refX: 10, refY: 5, markerUnits: 'userSpaceOnUse', orient: 'auto' });
+}
+
+function drawLanes(group: Container, diagram: LaidOutDiagram, theme: Theme): void {
+  diagram.lanes.forEach((lane, index) => {
+    const band = group.group().attr({ 'data-lane-id': lane.id });
+    band.rect().attr({ ...lane.band, fill: theme.bands[index % 2] });
+    band.rect().attr({ ...lane.header, fill: theme.headerFill });
+    for (const line of lane.lines) drawText(band, line, theme.laneText, { 'font-weight': 600 });
+    if (index > 0) band.line(0, lane.band.y, lane.band.width, lane.band.y).attr({ stroke: theme.laneBorder, 'stroke-width': 1 });
+  });
+  const right = diagram.lanes[0]?.header.width ?? 0;
+  group.line(right, 0, right, diagram.height).attr({ stroke: theme.laneBorder, 'stroke-width': 1 });
+  group.rect().attr({ x: 0.5, y: 0.5, width: diagram.width - 1, height: diagram.height - 1, fill: 'none', stroke: theme.laneBorder });
+}
+
+function drawLoops(group: Container, loops: readonly LaidOutLoop[], theme: Theme): void {
+  for (const loop of loops) {
+    const frame = group.group().attr({ 'data-loop-id': loop.id });
+    for (const box of loop.frames) {
+      frame.rect().attr({ ...box, rx: CORNER_RADIUS + 4, fill: 'none', stroke: theme.loop, 'stroke-width': 1.5, 'stroke-dasharray': '6 4' });
+    }
+    for (const line of loop.label.lines) drawText(frame, line, theme.loop, { 'font-style': 'italic' });
+  }
+}
+
+function drawEdge(group: Container, edge: LaidOutEdge, theme: Theme): void {
+  group
+    .path(pathData(edge.points))
+    .attr({ 'data-edge-id': edge.id, fill: 'none', stroke: theme.edge, 'stroke-width': 1.5, 'stroke-linejoin': 'round', 'marker-end': `url(#${ARROW_ID})` });
+}
+
+function drawEdgeLabel(group: Container, edge: LaidOutEdge, theme: Theme): void {
+  if (edge.label === undefined) return;
+  const label = group.group().attr({ 'data-edge-id': edge.id });
+  label.rect().attr({ ...edge.label.box, rx: 3, fill: theme.labelBackground, 'fill-opacity': 0.9 });
+  for (const line of edge.label.lines) drawText(label, line, theme.edgeText);
+}
+
+/** Straight runs with the corners rounded off, ending exactly on the target's side. */
+function pathData(points: readonly Point[]): string {
+  const radius = 6;
+  const parts = [`M ${points[0]!.x} ${points[0]!.y}`];
+  for (let index = 1; index < points.length - 1; index++) {
+    const before = points[index - 1]!;
+    const corner = points[index]!;
+    const after = points[index + 1]!;
+    const r = Math.min(radius, distance(before, corner) / 2, distance(corner, after) / 2);
+    const entry = towards(corner, before, r);
+    const exit = towards(corner, after, r);
+    parts.push(`L ${entry.x} ${entry.y}`, `Q ${corner.x} ${corner.y} ${exit.x} ${exit.y}`);
+  }
+  const last = points[points.length - 1]!;
+  parts.push(`L ${last.x} ${last.y}`);
+  return parts.join(' ');
+}
+
+function distance(a: Point, b: Point): number {
+  return Math.abs(a.x - b.x) + Math.abs(a.y - b.y);
+}
+
+function towards(from: Point, to: Point, by: number): Point {
+  const length = distance(from, to);
+  if (length === 0) return from;
+  return { x: trim(from.x + ((to.x - from.x) / length) * by), y: trim(from.y + ((to.y - from.y) / length) * by) };
+}
+
+function drawNode(group: Container, node: LaidOutNode, theme: Theme): void {
+  const shape = group.group().attr({ 'data-node-id': node.id, class: `node ${node.shape}` });
+  const colours = shapeColours(theme, node.shape, node.kind);
+  const paint = { fill: colours.fill, stroke: colours.stroke, 'stroke-width': 1.5 };
+  const { x, y, width, height } = node.box;
+  switch (node.shape) {
+    case 'circle':
+      shape.circle().attr({ cx: x + width / 2, cy: y + height / 2, r: width / 2, ...paint });
+      break;
+    case 'diamond':
+      shape.polygon(`${x + width / 2},${y} ${x + width},${y + height / 2} ${x + width / 2},${y + height} ${x},${y + height / 2}`).attr(paint);
+      break;
+    case 'rectangle':
+      shape.rect().attr({ ...node.box, rx: CORNER_RADIUS, ...paint });
+      break;
+    case 'taskbox': {
+      shape.rect().attr({ ...node.box, rx: CORNER_RADIUS / 2, ...paint });
+      shape.rect().attr({ x, y, width: 4, height, fill: colours.stroke });
+      const firstDetail = node.lines.find((line) => line.role === 'description' || line.role === 'owner' || line.role === 'system');
+      if (firstDetail !== undefined) {
+        const dividerY = trim(firstDetail.box.y - 3);
+        shape.line(x + 10, dividerY, x + width - 10, dividerY).attr({ stroke: theme.divider, 'stroke-width': 1 });
+      }
+      break;
+    }
+  }
+  for (const line of node.lines) {
+    const muted = line.role === 'owner' || line.role === 'system' || line.role === 'description';
+    drawText(shape, line, muted ? theme.mutedText : theme.text, line.role === 'description' ? { 'font-style': 'italic' } : {});
+  }
+}
+
+function drawText(group: Container, line: TextLine, colour: string, style: Record<string, string | number> = {}): Element {
+  return group.plain(clean(line.text)).attr({
+    x: trim(line.box.x + line.box.width / 2),
+    y: trim(line.box.y + line.box.height / 2 + line.fontSize * BASELINE_SHIFT),
+    'text-anchor': 'middle',
+    'font-size': line.fontSize,
+    fill: colour,
+    ...style,
+  });
+}
+
+/** Characters XML 1.0 cannot hold at all, even escaped, become U+FFFD. */
+function clean(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
+function trim(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,116 @@
+// Routes found on channel centre lines overlap wherever they share a channel. Here every
+// channel's route segments are given tracks (interval colouring: two segments that overlap
+// along the channel get different tracks, unless they carry the same net, i.e. leave the same
+// port or enter the same port, where running together reads as one branching line), and the
+// channel is made wide enough for its tracks.
+import type { GridGeometry } from './grid';
+import { resolveRef, type SymbolicRoute } from './route';
+import { round } from './text';
+import type { Point } from './types';
+
+/** The distance between two parallel routes in a channel. */
+export const TRACK_SPACING = 10;
+/** The distance from a channel's outer tracks to its edges. */
+export const CHANNEL_PADDING = 14;
+
+export interface TrackAssignment {
+  /** Per route, per segment: the offset from the channel centre, 0 for segments not on a channel. */
+  offsets: number[][];
+  /** Tracks needed per vertical channel and per horizontal channel. */
+  verticalTracks: number[];
+  horizontalTracks: number[];
+}
+
+interface ChannelSegment {
+  route: number;
+  segment: number;
+  low: number;
+  high: number;
+  net: string;
+}
+
+export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeometry): TrackAssignment {
+  const vertical = new Map<number, ChannelSegment[]>();
+  const horizontal = new Map<number, ChannelSegment[]>();
+  routes.forEach((route, routeIndex) => {
+    const points = route.points.map((point) => ({ x: resolveRef(point.x, 'x', geometry), y: resolveRef(point.y, 'y', geometry) }));
+    for (let segment = 0; segment + 1 < points.length; segment++) {
+      const a = points[segment]!;
+      const b = points[segment + 1]!;
+      const isVertical = a.x === b.x;
+      const ref = isVertical ? route.points[segment]!.x : route.points[segment]!.y;
+      if (!('channel' in ref)) continue;
+      const [low, high] = isVertical ? [Math.min(a.y, b.y), Math.max(a.y, b.y)] : [Math.min(a.x, b.x), Math.max(a.x, b.x)];
+      const net =
+        segment === points.length - 3
+          ? `to ${points[points.length - 1]!.x},${points[points.length - 1]!.y}`
+          : segment === 1
+            ? `from ${points[0]!.x},${points[0]!.y}`
+            : `edge ${route.edge.id}#${segment}`;
+      const channels = isVertical ? vertical : horizontal;
+      channels.set(ref.channel, [...(channels.get(ref.channel) ?? []), { route: routeIndex, segment, low, high, net }]);
+    }
+  });
+  const offsets = routes.map((route) => route.points.map(() => 0));
+  const trackCounts = (channels: Map<number, ChannelSegment[]>, count: number) => {
+    const tracks = Array.from({ length: count }, () => 1);
+    for (const [channel, segments] of channels) {
+      const assigned = colour(segments);
+      const used = Math.max(...assigned) + 1;
+      tracks[channel] = used;
+      segments.forEach((segment, index) => {
+        offsets[segment.route]![segment.segment] = round((assigned[index]! - (used - 1) / 2) * TRACK_SPACING);
+      });
+    }
+    return tracks;
+  };
+  return {
+    offsets,
+    verticalTracks: trackCounts(vertical, geometry.verticalChannels.length),
+    horizontalTracks: trackCounts(horizontal, geometry.horizontalChannels.length),
+  };
+}
+
+/** Greedy interval colouring in order of start: optimal for intervals, and deterministic. */
+function colour(segments: readonly ChannelSegment[]): number[] {
+  const order = segments.map((_, index) => index).sort((a, b) => segments[a]!.low - segments[b]!.low || segments[a]!.high - segments[b]!.high || a - b);
+  const tracks: Array<{ end: number; net: string }> = [];
+  const assigned: number[] = new Array<number>(segments.length).fill(0);
+  for (const index of order) {
+    const segment = segments[index]!;
+    let track = tracks.findIndex((t) => t.net === segment.net || t.end + TRACK_SPACING <= segment.low);
+    if (track < 0) {
+      track = tracks.length;
+      tracks.push({ end: segment.high, net: segment.net });
+    } else {
+      tracks[track] = { end: Math.max(tracks[track]!.end, segment.high), net: segment.net };
+    }
+    assigned[index] = track;
+  }
+  return assigned;
+}
+
+/** The size a channel needs for a number of tracks. */
+export function channelSizeFor(tracks: number): number {
+  return 2 * CHANNEL_PADDING + (tracks - 1) * TRACK_SPACING;
+}
+
+/** A route's points in the final geometry, each channel segment moved onto its track. */
+export function realizeRoute(route: SymbolicRoute, offsets: readonly number[], geometry: GridGeometry): Point[] {
+  const points = route.points.map((point) => ({ x: resolveRef(point.x, 'x', geometry), y: resolveRef(point.y, 'y', geometry) }));
+  const vertical = points.slice(1).map((point, index) => point.x === points[index]!.x);
+  for (let segment = 0; segment + 1 < points.length; segment++) {
+    const offset = offsets[segment]!;
+    if (offset === 0) continue;
+    const a = points[segment]!;
+    const b = points[segment + 1]!;
+    if (vertical[segment]) {
+      a.x = round(a.x + offset);
+      b.x = a.x;
+    } else {
+      a.y = round(a.y + offset);
+      b.y = a.y;
+    }
+  }
+  return points;
+}

@@ -1,0 +1,42 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { expect } from 'vitest';
+import { checkSource } from '../../src/index';
+import type { CompiledFlow } from '../../src/compiler/types';
+
+const root = join(import.meta.dirname, '..', '..');
+
+/** Every flow the renderer is checked on: the project's flows/ and the tricky cases. */
+export const RENDER_CASES: Array<{ name: string; path: string }> = [
+  ...readdirSync(join(root, 'flows'))
+    .filter((file) => file.endsWith('.flow'))
+    .sort()
+    .map((file) => ({ name: file.replace(/\.flow$/, ''), path: `flows/${file}` })),
+  ...readdirSync(join(root, 'test/testdata/render-cases'))
+    .filter((file) => file.endsWith('.flow'))
+    .sort()
+    .map((file) => ({ name: file.replace(/\.flow$/, ''), path: `test/testdata/render-cases/${file}` })),
+];
+
+export function compileCase(path: string): CompiledFlow {
+  return compileText(path, readFileSync(join(root, path), 'utf8'));
+}
+
+export function compileText(path: string, text: string): CompiledFlow {
+  const result = checkSource(path, text);
+  const errors = result.diagnostics.filter((d) => d.severity === 'error');
+  expect(errors, `${path} has errors`).toEqual([]);
+  return result.flow!;
+}
+
+/** Compares with a golden file; ACCEPT=1 rewrites the golden instead. */
+export function expectGolden(relativePath: string, actual: string): void {
+  const path = join(root, relativePath);
+  if (process.env['ACCEPT'] === '1') {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, actual);
+    return;
+  }
+  expect(existsSync(path), `${relativePath} is missing: run the tests with ACCEPT=1 to create it`).toBe(true);
+  expect(actual, `${relativePath} differs: run the tests with ACCEPT=1 to accept the change`).toBe(readFileSync(path, 'utf8'));
+}
