@@ -1,0 +1,200 @@
+// Real worker processes (`node bin/laneflow.js worker`) on real SQLite files: killed with
+// SIGKILL mid-run, two at once on one database, stopped and restarted around a timer.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkSource } from '../../src/index';
+import { Engine } from '../../src/runtime/engine';
+import { repoRoot } from '../helpers/cases';
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
+const folder = `${repoRoot}test/artifacts/processes/`;
+const fixtures = `${repoRoot}test/runtime/fixtures/`;
+const children = new Set<ChildProcess>();
+
+beforeAll(() => {
+  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot });
+  mkdirSync(folder, { recursive: true });
+});
+
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+function fresh(name: string): { db: string; gateway: string } {
+  const paths = { db: `${folder}${name}.db`, gateway: `${folder}${name}-gateway.db` };
+  for (const path of Object.values(paths)) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  return paths;
+}
+
+/** Deploys the fixture flow with its binding module and starts `count` instances, every third one express. */
+async function startInstances(db: string, count: number): Promise<string[]> {
+  const engine = new Engine({ db });
+  try {
+    const { flow } = checkSource('crash.flow', readFileSync(`${fixtures}crash.flow`, 'utf8'));
+    const { machine } = await engine.deployModule(flow!, `${fixtures}crash.bindings.mjs`);
+    return engine.startMany(machine!.version, Array.from({ length: count }, (_, i) => ({ input: { express: i % 3 === 0 } })));
+  } finally {
+    engine.close();
+  }
+}
+
+interface Worker {
+  kill: (signal: NodeJS.Signals) => void;
+  /** Resolves once the worker has said it runs (and handles SIGTERM). */
+  ready: Promise<void>;
+  exited: Promise<number | null>;
+  log: () => string;
+}
+
+function worker(db: string, gateway: string, args: string[] = [], env: Record<string, string> = {}): Worker {
+  const child = spawn(process.execPath, ['bin/laneflow.js', 'worker', '--db', db, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, LANEFLOW_TEST_GATEWAY: gateway, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.add(child);
+  let log = '';
+  let markReady: () => void;
+  const ready = new Promise<void>((resolve) => (markReady = resolve));
+  child.stderr.on('data', (chunk: Buffer) => {
+    log += chunk.toString();
+    if (log.includes('running due work')) markReady();
+  });
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
+  return { kill: (signal) => child.kill(signal), ready, exited, log: () => log };
+}
+
+function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(path, { readonly: true });
+  db.pragma('busy_timeout = 10000');
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+const completedCount = (db: string) => query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM instances WHERE status = 'completed'")[0]!.n;
+
+async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The idempotency keys the fixture's side-effect steps must produce for each instance. */
+function expectedKeys(ids: string[]): string[] {
+  return ids.flatMap((id, i) => ['n2', 'n3', i % 3 === 0 ? 'n5' : 'n6', 'n7', 'n8'].filter((n) => i % 3 === 0 || n !== 'n8').map((n) => `${id}:${n}:1`)).sort();
+}
+
+/** A small seeded generator, so that a failing run's kill times can be reproduced. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
+}
+
+describe('worker processes', () => {
+  it('loses nothing and does nothing twice when workers are SIGKILLed at random points while 200 instances run', async () => {
+    const { db, gateway } = fresh('crash');
+    const ids = await startInstances(db, 200);
+    const random = seeded(20_251_123);
+    const env = { LANEFLOW_TEST_STEP_MS: '12', LANEFLOW_TEST_SLEEP_MS: '250' };
+    let killedMidRun = 0;
+    for (let kill = 0; kill < 6; kill++) {
+      const child = worker(db, gateway, ['--batch', '25', '--lease', '600'], env);
+      await new Promise((resolve) => setTimeout(resolve, 150 + random() * 500));
+      child.kill('SIGKILL');
+      await child.exited;
+      if (completedCount(db) < ids.length) killedMidRun++;
+    }
+    expect(killedMidRun).toBeGreaterThan(0);
+    const last = worker(db, gateway, ['--batch', '25', '--lease', '600'], env);
+    await waitFor(() => completedCount(db) === ids.length, 25_000, 'every instance to complete');
+    await last.ready;
+    last.kill('SIGTERM');
+    expect(await last.exited).toBe(0);
+
+    // Nothing lost: every instance completed with every step applied exactly once.
+    const instances = query<{ id: string; status: string; snapshot: string }>(db, 'SELECT id, status, snapshot FROM instances');
+    expect(instances.filter((i) => i.status !== 'completed')).toEqual([]);
+    for (const instance of instances) {
+      const data = JSON.parse(instance.snapshot).data as Record<string, unknown>;
+      const counters = Object.entries(data).filter(([key]) => key !== 'express');
+      expect(counters.every(([, count]) => count === 1), `${instance.id}: ${JSON.stringify(data)}`).toBe(true);
+    }
+    // Nothing committed twice: one outcome row per node visit, one outbox row per key.
+    const duplicates = query(
+      db,
+      `SELECT instance, node, visit, COUNT(*) AS n FROM journal WHERE outcome IN ('completed', 'decided', 'ended')
+       GROUP BY instance, node, visit, token HAVING n > 1`,
+    );
+    expect(duplicates).toEqual([]);
+    const outbox = query<{ key: string }>(db, 'SELECT key FROM outbox ORDER BY key').map((r) => r.key.replace(/:effect$/, ''));
+    expect(outbox).toEqual(expectedKeys(ids));
+    // The gateway saw every expected key, and kept each once; calls beyond that are the
+    // at-least-once re-runs of steps a kill interrupted before their commit.
+    const effects = query<{ key: string }>(gateway, 'SELECT key FROM effects ORDER BY key').map((r) => r.key);
+    expect(effects).toEqual(expectedKeys(ids));
+    const calls = query<{ n: number }>(gateway, 'SELECT COUNT(*) AS n FROM calls')[0]!.n;
+    expect(calls).toBeGreaterThanOrEqual(effects.length);
+  });
+
+  it('never runs the same step in two workers at once', async () => {
+    const { db, gateway } = fresh('two-workers');
+    const ids = await startInstances(db, 100);
+    const env = { LANEFLOW_TEST_STEP_MS: '8', LANEFLOW_TEST_SLEEP_MS: '100' };
+    const workers = [worker(db, gateway, ['--batch', '10'], env), worker(db, gateway, ['--batch', '10'], env)];
+    await waitFor(() => completedCount(db) === ids.length, 25_000, 'every instance to complete');
+    await Promise.all(workers.map((w) => w.ready));
+    for (const child of workers) child.kill('SIGTERM');
+    expect(await Promise.all(workers.map((w) => w.exited))).toEqual([0, 0]);
+    const calls = query<{ key: string; pid: number }>(gateway, 'SELECT key, pid FROM calls ORDER BY key');
+    // No lease expired, so every side effect ran exactly once, in one worker or the other.
+    expect(calls.map((c) => c.key)).toEqual(expectedKeys(ids));
+    expect(new Set(calls.map((c) => c.pid)).size).toBe(2);
+  });
+
+  it('finishes the step in hand on SIGTERM, and a new worker fires the durable timer after the restart', async () => {
+    const { db, gateway } = fresh('timer');
+    const [, id] = await startInstances(db, 2);
+    const env = { LANEFLOW_TEST_STEP_MS: '400', LANEFLOW_TEST_SLEEP_MS: '1500' };
+    const first = worker(db, gateway, [], env);
+    // n2 is in hand once the instance is claimed; stop the worker then.
+    await waitFor(() => query<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM instances WHERE lease_owner IS NOT NULL')[0]!.n > 0, 10_000, 'a claim');
+    first.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+    expect(first.log()).toMatch(/stopped after \d+ steps/);
+    const afterStop = query<{ node: string; outcome: string }>(db, "SELECT j.node, j.outcome FROM journal j JOIN instances i ON i.seq = j.instance WHERE i.id = ? AND j.outcome != 'started'", id);
+    expect(afterStop[0]).toEqual({ node: 'n2', outcome: 'completed' });
+    expect(query(db, 'SELECT id FROM instances WHERE lease_owner IS NOT NULL')).toEqual([]);
+
+    // Run until the instance sleeps on its timer, stop, and let a fresh worker wake it.
+    const second = worker(db, gateway, [], env);
+    await waitFor(() => query(db, "SELECT 1 FROM journal j JOIN instances i ON i.seq = j.instance WHERE i.id = ? AND j.outcome = 'sleeping'", id).length > 0, 10_000, 'the sleep');
+    second.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    const { wake_at: wakeAt, status } = query<{ wake_at: number; status: string }>(db, 'SELECT wake_at, status FROM instances WHERE id = ?', id)[0]!;
+    expect(status).toBe('running');
+    const third = worker(db, gateway, [], env);
+    await waitFor(() => query(db, "SELECT 1 FROM instances WHERE id = ? AND status = 'completed'", id).length > 0, 15_000, 'completion after the timer');
+    await third.ready;
+    third.kill('SIGTERM');
+    expect(await third.exited).toBe(0);
+    const woke = query<{ at: number }>(db, "SELECT j.at FROM journal j JOIN instances i ON i.seq = j.instance WHERE i.id = ? AND j.outcome = 'woke'", id);
+    expect(woke).toHaveLength(1);
+    expect(woke[0]!.at).toBeGreaterThanOrEqual(wakeAt);
+  });
+});
