@@ -119,6 +119,11 @@ export interface NodeOptions<F extends FlowShape> {
 }
 
 export type StepFunction<D> = StepDefinition<D>['run'];
+/**
+ * A decision's handler returns one of its diamond's labels. An `async` one marks its labels
+ * `as const` (`async () => 'No' as const`): TypeScript 7 infers `Promise<string>` for an async
+ * arrow whose expected result is `L | Promise<L>`.
+ */
 export type DecisionFunction<D, L extends string> = (context: HandlerContext<D>) => L | Promise<L>;
 
 /** A step bound to a registered handler by name, a function, or either with options. */
