@@ -1,15 +1,18 @@
 // `laneflow types` output checked by the real TypeScript compiler: a binding module that binds a
 // node the flow lacks, or whose decision handler returns a label its diamond lacks, fails `tsc`.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { declareTypes } from '../../src/compiler/declarations';
 import { checkSource } from '../../src/index';
 import { repoRoot } from '../helpers/cases';
 
-const project = `${repoRoot}test/artifacts/types-project/`;
+// Outside the repository, so that the project's own `tsc -p .` never sees these deliberate errors.
+const project = `${mkdtempSync(join(tmpdir(), 'laneflow-types-'))}/`;
 
-const header = `import { defineBindings, defineDecision } from '../../../src/runtime/define';
+const header = `import { defineBindings, defineDecision } from '${repoRoot}src/runtime/define';
 import type { Flow } from './plan-upgrade.flow';
 `;
 
@@ -58,15 +61,14 @@ export default defineBindings<Flow>({
 };
 
 function tscErrors(): Map<string, string[]> {
-  rmSync(project, { recursive: true, force: true });
-  mkdirSync(project, { recursive: true });
   const flowPath = 'flows/plan-upgrade.flow';
   const { flow } = checkSource(flowPath, readFileSync(`${repoRoot}${flowPath}`, 'utf8'));
   writeFileSync(`${project}plan-upgrade.flow.d.ts`, declareTypes(flow!));
   for (const [name, text] of Object.entries(FILES)) writeFileSync(project + name, text);
-  const compilerOptions = { strict: true, noEmit: true, module: 'preserve', moduleResolution: 'bundler', target: 'ES2022', lib: ['ES2023'], types: ['node'], skipLibCheck: true };
+  const compilerOptions = { strict: true, noEmit: true, module: 'preserve', moduleResolution: 'bundler', target: 'ES2022', lib: ['ES2023'], types: ['node'], typeRoots: [`${repoRoot}node_modules/@types`], skipLibCheck: true };
   writeFileSync(`${project}tsconfig.json`, JSON.stringify({ compilerOptions, include: ['*.ts'] }));
   const result = spawnSync(process.execPath, [`${repoRoot}node_modules/typescript/bin/tsc`, '-p', project, '--pretty', 'false'], { cwd: repoRoot, encoding: 'utf8' });
+  rmSync(project, { recursive: true, force: true });
   const errors = new Map<string, string[]>();
   for (const line of result.stdout.split('\n')) {
     const match = /([\w-]+\.ts)\(\d+,\d+\): error (TS\d+: .*)/.exec(line);
