@@ -156,8 +156,10 @@ export function entitlementsForCustomer(db: Database, customerId: string): Entit
 /** Entitlement changes in the order they happened, after change `afterId` (for a consumer's cursor). */
 export function listEntitlementChanges(db: Database, filter: { customerId?: string; afterId?: number } = {}): EntitlementChange[] {
   return db
-    .prepare<[string | null, number], ChangeRow>('SELECT * FROM billing_entitlement_changes WHERE (?1 IS NULL OR customer_id = ?1) AND id > ?2 ORDER BY id')
-    .all(filter.customerId ?? null, filter.afterId ?? 0)
+    .prepare<{ customerId: string | null; afterId: number }, ChangeRow>(
+      'SELECT * FROM billing_entitlement_changes WHERE (@customerId IS NULL OR customer_id = @customerId) AND id > @afterId ORDER BY id',
+    )
+    .all({ customerId: filter.customerId ?? null, afterId: filter.afterId ?? 0 })
     .map((row) => ({
       id: row.id,
       subscriptionId: row.subscription_id,

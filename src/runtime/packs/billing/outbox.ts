@@ -66,10 +66,10 @@ export function enqueueEmail(db: Database, email: EmailToQueue, idempotencyKey: 
 
 export function listOutbox(db: Database, filter: { to?: string; status?: OutboxStatus } = {}): OutboxEmail[] {
   return db
-    .prepare<[string | null, string | null], OutboxRow>(
-      'SELECT * FROM billing_email_outbox WHERE (?1 IS NULL OR to_address = ?1) AND (?2 IS NULL OR status = ?2) ORDER BY id',
+    .prepare<{ to: string | null; status: string | null }, OutboxRow>(
+      'SELECT * FROM billing_email_outbox WHERE (@to IS NULL OR to_address = @to) AND (@status IS NULL OR status = @status) ORDER BY id',
     )
-    .all(filter.to ?? null, filter.status ?? null)
+    .all({ to: filter.to ?? null, status: filter.status ?? null })
     .map(emailFromRow);
 }
 
