@@ -1,6 +1,6 @@
 // Real worker processes (`node bin/laneflow.js worker`) on real SQLite files: killed with
 // SIGKILL mid-run, two at once on one database, stopped and restarted around a timer.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -14,8 +14,8 @@ const folder = `${repoRoot}test/artifacts/processes/`;
 const fixtures = `${repoRoot}test/runtime/fixtures/`;
 const children = new Set<ChildProcess>();
 
+// The workers run the built CLI, which `npm test` builds first.
 beforeAll(() => {
-  execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: repoRoot });
   mkdirSync(folder, { recursive: true });
 });
 
