@@ -331,3 +331,16 @@ function rawExchange(initial: string, drip: (socket: net.Socket) => void): Promi
     socket.on('close', () => resolve({ answer, elapsed: Date.now() - started }));
   });
 }
+
+describe('webhook receiver under concurrency', () => {
+  it('accepts one of many simultaneous requests with the same event id, committed in one batch', async () => {
+    await startReceiver();
+    const headers = signed(EVENT, { id: 'msg_burst' });
+    const responses = await Promise.all(Array.from({ length: 20 }, () => send(headers, EVENT)));
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(200));
+    expect(responses.filter((r) => r.body === '{"received":true}')).toHaveLength(1);
+    await receiver.idle();
+    expect(events.map((e) => e.id)).toEqual(['msg_burst']);
+    expectOnly(receiver.metrics(), { accepted: 1, duplicate: 19, processed: 1 });
+  });
+});

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import http, { type IncomingMessage, type RequestListener, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { GroupCommit } from './group-commit';
 import { ReceivedStore } from './received-store';
 import {
   DEFAULT_TOLERANCE_SECONDS,
@@ -93,10 +94,12 @@ type BodyRead = { kind: 'body'; body: Buffer } | { kind: 'too_large' } | { kind:
  * not a webhook at all and no secret is needed to tell), timestamp tolerance (401), declared
  * length (413), then the body is read under a size cap and a deadline (413, 408), then the
  * signature (401, constant-time), then JSON (400, parsed only once authenticated), then the
- * event id is deduplicated. A new event is recorded before the 200, and processed after it.
+ * event id is deduplicated. A new event is committed before the 200 (in a group commit with
+ * the others of the same tick), and processed after it.
  */
 export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookReceiver {
   const received = new ReceivedStore(options.db);
+  const commits = new GroupCommit(options.db);
   const clock = options.clock ?? { now: () => Date.now() };
   const scheme = options.scheme ?? 'standard';
   const toleranceSeconds = options.toleranceSeconds ?? DEFAULT_TOLERANCE_SECONDS;
@@ -168,13 +171,18 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       receivedAt: now,
       path,
     };
-    if (!received.recordIfNew(event, text)) {
-      counters.duplicate++;
-      return reply(response, 200, { received: true, duplicate: true });
-    }
-    counters.accepted++;
-    reply(response, 200, { received: true });
-    void process(event, true);
+    commits.run(() => received.recordIfNew(event, text)).then(
+      (isNew) => {
+        if (!isNew) {
+          counters.duplicate++;
+          return reply(response, 200, { received: true, duplicate: true });
+        }
+        counters.accepted++;
+        reply(response, 200, { received: true });
+        void process(event, true);
+      },
+      (error: unknown) => refuse(request, response, 'internal_error', error instanceof Error ? error.message : String(error)),
+    );
   }
 
   function parseSignature(request: IncomingMessage): ParsedSignature | undefined {
@@ -235,13 +243,14 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       if (afterReply) await new Promise<void>((resolve) => setImmediate(resolve));
       try {
         await options.onEvent(event);
-        received.markProcessed(event.id, clock.now());
-        counters.processed++;
       } catch (error) {
-        received.markFailed(event.id, clock.now(), error instanceof Error ? error.message : String(error));
+        await commits.run(() => received.markFailed(event.id, clock.now(), error instanceof Error ? error.message : String(error)));
         counters.processing_failed++;
         options.onError?.(error, event);
+        return;
       }
+      await commits.run(() => received.markProcessed(event.id, clock.now()));
+      counters.processed++;
     })().finally(() => processing.delete(event.id));
     processing.set(event.id, started);
     return started;

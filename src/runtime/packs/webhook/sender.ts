@@ -3,6 +3,7 @@ import type { OutgoingHttpHeaders } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { classifyAttempt } from './classify';
 import { WebhookError } from './errors';
+import { GroupCommit } from './group-commit';
 import { createHttpPoster, type HttpPoster } from './http-post';
 import { DEFAULT_RETRY_SCHEDULE, nextAttemptAt, type RetrySchedule } from './retry-schedule';
 import { generateSecret, secretKey } from './secrets';
@@ -17,6 +18,7 @@ import type {
   SignatureScheme,
   WebhookClock,
   WebhookDelivery,
+  WebhookEndpoint,
   WebhookEnvelope,
 } from './types';
 
@@ -104,11 +106,13 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   const poster: HttpPoster = createHttpPoster({ maxSockets: options.maxSockets ?? 64 });
   /** Attempts this process is making, so a second caller waits for the first one's outcome. */
   const inFlight = new Map<string, Promise<WebhookDelivery>>();
+  const commits = new GroupCommit(options.db);
+  const endpoints = new Map<string, WebhookEndpoint>();
 
   function registerEndpoint(input: RegisterEndpointInput): RegisteredEndpoint {
     const scheme = input.scheme ?? 'standard';
     const url = checkedUrl(input.url);
-    const existing = store.endpoint(input.id);
+    const existing = endpointById(input.id);
     if (existing) {
       if (existing.url !== url || existing.scheme !== scheme) {
         throw new WebhookError(
@@ -133,10 +137,50 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
   }
 
   function enqueue(request: SendRequest): WebhookDelivery {
+    checkRequest(request);
+    return insertChecked(request);
+  }
+
+  async function send(request: SendRequest): Promise<WebhookDelivery> {
+    checkRequest(request);
+    const running = inFlight.get(request.key);
+    if (!running) return attempt(request.key, () => insertChecked(request));
+    await commits.run(() => insertChecked(request));
+    return running;
+  }
+
+  /**
+   * Claims the delivery (after `prepare`, in the same transaction) and, if the claim holds,
+   * posts it. Registered as in flight at once, so that callers in the same tick share it.
+   */
+  function attempt(id: string, prepare?: () => void): Promise<WebhookDelivery> {
+    const running = inFlight.get(id);
+    if (running) return running;
+    const started = (async () => {
+      const claimed = await commits.run(() => {
+        prepare?.();
+        const now = clock.now();
+        const claim = store.claim(id, now, now + timeoutMs + LEASE_MARGIN_MS);
+        return claim && { ...claim, now };
+      });
+      if (claimed) return post(claimed.delivery, claimed.attempt, claimed.now);
+      const stored = store.delivery(id);
+      if (!stored) throw new WebhookError('WebhookUnknownDelivery', `No webhook delivery "${id}".`);
+      return stored;
+    })().finally(() => inFlight.delete(id));
+    inFlight.set(id, started);
+    return started;
+  }
+
+  function checkRequest(request: SendRequest): void {
     if (!HEADER_SAFE_ID.test(request.key)) {
       throw new WebhookError('WebhookInvalidRequest', 'An idempotency key must be 1 to 255 visible ASCII characters.');
     }
     requireEndpoint(request.endpoint);
+  }
+
+  /** Records the delivery unless its key is known, and checks a known key means the same event. */
+  function insertChecked(request: SendRequest): WebhookDelivery {
     const now = clock.now();
     const envelope: WebhookEnvelope = {
       id: request.key,
@@ -156,30 +200,8 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     return delivery;
   }
 
-  async function send(request: SendRequest): Promise<WebhookDelivery> {
-    const delivery = enqueue(request);
-    const running = inFlight.get(delivery.id);
-    if (running) return running;
-    return isWaiting(delivery.status) ? attempt(delivery.id) : delivery;
-  }
-
-  function attempt(id: string): Promise<WebhookDelivery> {
-    const running = inFlight.get(id);
-    if (running) return running;
-    const now = clock.now();
-    const claimed = store.claim(id, now, now + timeoutMs + LEASE_MARGIN_MS);
-    if (!claimed) {
-      const stored = store.delivery(id);
-      if (!stored) throw new WebhookError('WebhookUnknownDelivery', `No webhook delivery "${id}".`);
-      return Promise.resolve(stored);
-    }
-    const started = post(claimed.delivery, claimed.attempt, now).finally(() => inFlight.delete(id));
-    inFlight.set(id, started);
-    return started;
-  }
-
   async function post(delivery: WebhookDelivery, attemptNumber: number, startedAt: number): Promise<WebhookDelivery> {
-    const endpoint = store.endpoint(delivery.endpoint)!;
+    const endpoint = endpointById(delivery.endpoint)!;
     const secrets = store.secretsAt(endpoint.id, startedAt).map((s) => s.secret);
     const result = await poster.post(
       new URL(endpoint.url),
@@ -190,7 +212,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     const classification = classifyAttempt(result.statusCode);
     const endedAt = clock.now();
     const retryAt = classification === 'retryable' ? nextAttemptAt(delivery.roundAttempts, endedAt, schedule) : undefined;
-    return store.settle(delivery.id, {
+    return commits.run(() => store.settle(delivery.id, {
       attempt: {
         delivery: delivery.id,
         attempt: attemptNumber,
@@ -203,7 +225,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
       status: statusAfter(classification, retryAt),
       ...(retryAt !== undefined && { nextAttemptAt: retryAt }),
       now: endedAt,
-    });
+    }));
   }
 
   function signedHeaders(
@@ -249,8 +271,18 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     return attempt(id);
   }
 
+  /** Endpoints never change once registered, so each is read from the store once. */
+  function endpointById(id: string): WebhookEndpoint | undefined {
+    let endpoint = endpoints.get(id);
+    if (!endpoint) {
+      endpoint = store.endpoint(id);
+      if (endpoint) endpoints.set(id, endpoint);
+    }
+    return endpoint;
+  }
+
   function requireEndpoint(id: string): void {
-    if (!store.endpoint(id)) throw new WebhookError('WebhookUnknownEndpoint', `No webhook endpoint "${id}" is registered.`);
+    if (!endpointById(id)) throw new WebhookError('WebhookUnknownEndpoint', `No webhook endpoint "${id}" is registered.`);
   }
 
   return {
@@ -259,7 +291,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     secretsAt: (endpoint, at) => store.secretsAt(endpoint, at ?? clock.now()),
     enqueue,
     send,
-    attempt,
+    attempt: (id) => attempt(id),
     deliverDue,
     nextDueAt: () => store.nextDueAt(),
     redeliver,

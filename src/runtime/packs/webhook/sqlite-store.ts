@@ -132,6 +132,12 @@ export interface DeliveryFilter {
 
 export class WebhookStore {
   private readonly statements;
+  private readonly claimTransaction: (
+    id: string,
+    now: number,
+    leaseUntil: number,
+  ) => { delivery: WebhookDelivery; attempt: number } | undefined;
+  private readonly settleTransaction: (id: string, outcome: AttemptOutcome) => WebhookDelivery;
 
   constructor(private readonly db: Database.Database) {
     db.exec(SCHEMA);
@@ -201,6 +207,48 @@ export class WebhookStore {
       ),
       attempts: db.prepare<[string], AttemptRow>('SELECT * FROM webhook_attempts WHERE delivery = ? ORDER BY attempt'),
     };
+    // Built once: creating a better-sqlite3 transaction function per call costs more than the
+    // statements inside it.
+    this.claimTransaction = db.transaction((id: string, now: number, leaseUntil: number) => {
+      const before = this.statements.delivery.get(id);
+      if (!before) return undefined;
+      if (this.statements.claim.run({ id, now, lease_until: leaseUntil }).changes === 0) return undefined;
+      if (before.lease_until !== null) {
+        this.statements.insertAttemptIfAbsent.run({
+          delivery: id,
+          attempt: before.attempts,
+          started_at: before.updated_at,
+          status_code: null,
+          latency_ms: null,
+          error: INTERRUPTED_ATTEMPT_ERROR,
+          classification: 'retryable',
+        });
+      }
+      const delivery = toDelivery(this.statements.delivery.get(id)!);
+      return { delivery, attempt: delivery.attempts };
+    });
+    this.settleTransaction = db.transaction((id: string, outcome: AttemptOutcome) => {
+      const { attempt } = outcome;
+      this.statements.upsertAttempt.run({
+        delivery: id,
+        attempt: attempt.attempt,
+        started_at: attempt.startedAt,
+        status_code: attempt.statusCode ?? null,
+        latency_ms: attempt.latencyMs ?? null,
+        error: attempt.error ?? null,
+        classification: attempt.classification,
+      });
+      this.statements.settle.run({
+        id,
+        attempt: attempt.attempt,
+        status: outcome.status,
+        next: outcome.nextAttemptAt ?? null,
+        code: attempt.statusCode ?? null,
+        error: attempt.error ?? null,
+        now: outcome.now,
+      });
+      return toDelivery(this.statements.delivery.get(id)!);
+    });
   }
 
   insertEndpoint(endpoint: WebhookEndpoint, secret: string): void {
@@ -280,50 +328,12 @@ export class WebhookStore {
    * endpoint, which is why receivers deduplicate by `webhook-id`).
    */
   claim(id: string, now: number, leaseUntil: number): { delivery: WebhookDelivery; attempt: number } | undefined {
-    return this.db.transaction(() => {
-      const before = this.statements.delivery.get(id);
-      if (!before) return undefined;
-      if (this.statements.claim.run({ id, now, lease_until: leaseUntil }).changes === 0) return undefined;
-      if (before.lease_until !== null) {
-        this.statements.insertAttemptIfAbsent.run({
-          delivery: id,
-          attempt: before.attempts,
-          started_at: before.updated_at,
-          status_code: null,
-          latency_ms: null,
-          error: INTERRUPTED_ATTEMPT_ERROR,
-          classification: 'retryable',
-        });
-      }
-      const delivery = toDelivery(this.statements.delivery.get(id)!);
-      return { delivery, attempt: delivery.attempts };
-    })();
+    return this.claimTransaction(id, now, leaseUntil);
   }
 
   /** Writes the attempt and moves the delivery on, in one transaction. */
   settle(id: string, outcome: AttemptOutcome): WebhookDelivery {
-    const { attempt } = outcome;
-    return this.db.transaction(() => {
-      this.statements.upsertAttempt.run({
-        delivery: id,
-        attempt: attempt.attempt,
-        started_at: attempt.startedAt,
-        status_code: attempt.statusCode ?? null,
-        latency_ms: attempt.latencyMs ?? null,
-        error: attempt.error ?? null,
-        classification: attempt.classification,
-      });
-      this.statements.settle.run({
-        id,
-        attempt: attempt.attempt,
-        status: outcome.status,
-        next: outcome.nextAttemptAt ?? null,
-        code: attempt.statusCode ?? null,
-        error: attempt.error ?? null,
-        now: outcome.now,
-      });
-      return toDelivery(this.statements.delivery.get(id)!);
-    })();
+    return this.settleTransaction(id, outcome);
   }
 
   dueIds(now: number, limit: number): string[] {
