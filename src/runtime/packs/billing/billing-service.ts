@@ -200,7 +200,8 @@ export class BillingService {
       )
       .get(idempotencyKey);
     if (done !== undefined) {
-      return { ok: true, customerId: done.customer_id, subscriptionId: done.subscription_id ?? '', paymentMethodId: done.payment_method_id, last4: done.last4 };
+      if (done.subscription_id === null) throw new IdempotencyConflictError(idempotencyKey, 'payment method change');
+      return { ok: true, customerId: done.customer_id, subscriptionId: done.subscription_id, paymentMethodId: done.payment_method_id, last4: done.last4 };
     }
     const verified = verifyUpdateLinkToken(updateLinkToken(linkOrToken), this.options.updateLinks.secret, this.clock.now());
     if (!verified.ok) return verified;
