@@ -344,3 +344,14 @@ describe('webhook receiver under concurrency', () => {
     expectOnly(receiver.metrics(), { accepted: 1, duplicate: 19, processed: 1 });
   });
 });
+
+describe('webhook receiver faults', () => {
+  it('answers 500 without details when its own configuration fails, and tells onError', async () => {
+    const errors: unknown[] = [];
+    await startReceiver({ secretsFor: () => ['whsec_not*base64'], onError: (error) => errors.push(error) });
+    expect(await send(signed(EVENT), EVENT)).toEqual({ status: 500, body: '{"error":"internal_error"}' });
+    expect(errors).toEqual([expect.objectContaining({ name: 'WebhookInvalidSecret' })]);
+    expect(events).toEqual([]);
+    expectOnly(receiver.metrics(), { internal_error: 1 });
+  });
+});

@@ -154,6 +154,27 @@ describe('retry schedule', () => {
     await expect(sender.redeliver('nope')).rejects.toMatchObject({ name: 'WebhookUnknownDelivery' });
   });
 
+  it('retries on its own when started, until stopped', async () => {
+    let calls = 0;
+    const server = await endpoint((_, response) => {
+      response.statusCode = ++calls === 1 ? 503 : 200;
+      response.end();
+    });
+    sender.registerEndpoint({ id: 'ep', url: server.url });
+    const stop = sender.startRetrying(20);
+    try {
+      expect((await sender.send({ key: 'evt-loop', endpoint: 'ep', type: 't', payload: 1 })).status).toBe('retrying');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // Not due yet on the sender's clock, however often the loop looks.
+      expect(server.requests).toHaveLength(1);
+      clock.advance(5000);
+      await waitFor(() => sender.delivery('evt-loop')!.status === 'delivered');
+    } finally {
+      await stop();
+    }
+    expect(server.requests).toHaveLength(2);
+  });
+
   it('takes a schedule as data', async () => {
     const server = await statusEndpoint();
     const short = createWebhookSender({ db: database.db, clock, schedule: [0, 1000] });

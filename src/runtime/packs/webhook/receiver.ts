@@ -36,8 +36,11 @@ export interface WebhookReceiverOptions {
    * was cut short.
    */
   onEvent(event: ReceivedWebhook): void | Promise<void>;
-  /** Told when `onEvent` throws; the event stays `failed` for `processPending`. */
-  onError?(error: unknown, event: ReceivedWebhook): void;
+  /**
+   * Told when `onEvent` throws (with the event, which stays `failed` for `processPending`) and
+   * when the receiver itself fails on a request (without one; the request got a 500).
+   */
+  onError?(error: unknown, event?: ReceivedWebhook): void;
   scheme?: SignatureScheme;
   clock?: WebhookClock;
   /** How far a signature's timestamp may be from now, past or future. 5 minutes. */
@@ -114,7 +117,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     try {
       receive(request, response);
     } catch (error) {
-      refuse(request, response, 'internal_error', error instanceof Error ? error.message : String(error));
+      failed(request, response, error);
     }
   };
 
@@ -132,16 +135,16 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
     if (Number(request.headers['content-length'] ?? 0) > maxBodyBytes) return refuse(request, response, 'too_large');
     void readBody(request).then((read) => {
       try {
-        if (read.kind === 'body') return verified(request, response, path, now, signature, secrets, read.body);
+        if (read.kind === 'body') return checkAndRecord(request, response, path, now, signature, secrets, read.body);
         if (read.kind === 'aborted') return;
         refuse(request, response, read.kind);
       } catch (error) {
-        refuse(request, response, 'internal_error', error instanceof Error ? error.message : String(error));
+        failed(request, response, error);
       }
     });
   }
 
-  function verified(
+  function checkAndRecord(
     request: IncomingMessage,
     response: ServerResponse,
     path: string,
@@ -181,7 +184,7 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
         reply(response, 200, { received: true });
         void process(event, true);
       },
-      (error: unknown) => refuse(request, response, 'internal_error', error instanceof Error ? error.message : String(error)),
+      (error: unknown) => failed(request, response, error),
     );
   }
 
@@ -223,6 +226,12 @@ export function createWebhookReceiver(options: WebhookReceiverOptions): WebhookR
       const timer = setTimeout(() => settle({ kind: 'timeout' }), bodyTimeoutMs);
       request.on('data', onData).on('end', onEnd).on('aborted', onAborted).on('error', onAborted);
     });
+  }
+
+  /** A fault of ours: told to `onError`, answered 500 without its text (not the client's business). */
+  function failed(request: IncomingMessage, response: ServerResponse, error: unknown): void {
+    options.onError?.(error);
+    refuse(request, response, 'internal_error');
   }
 
   function refuse(request: IncomingMessage, response: ServerResponse, outcome: keyof typeof REFUSALS, detail?: string) {

@@ -78,6 +78,11 @@ export interface WebhookSender {
   delivery(id: string): WebhookDelivery | undefined;
   attempts(id: string): DeliveryAttempt[];
   deliveries(filter?: DeliveryFilter): WebhookDelivery[];
+  /**
+   * Runs `deliverDue` every `intervalMs` (1 s) until the returned stop is called, for when no
+   * engine timer drives the retries; stop resolves once the pass under way has finished.
+   */
+  startRetrying(intervalMs?: number): () => Promise<void>;
   /** Closes idle connections; attempts in flight finish. */
   close(): void;
 }
@@ -271,6 +276,23 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     return attempt(id);
   }
 
+  function startRetrying(intervalMs = 1000): () => Promise<void> {
+    let stopped = false;
+    let timer: NodeJS.Timeout | undefined;
+    let pass: Promise<unknown> = Promise.resolve();
+    const tick = () => {
+      pass = deliverDue().finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs);
+      });
+    };
+    timer = setTimeout(tick, intervalMs);
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await pass.catch(() => undefined);
+    };
+  }
+
   /** Endpoints never change once registered, so each is read from the store once. */
   function endpointById(id: string): WebhookEndpoint | undefined {
     let endpoint = endpoints.get(id);
@@ -298,6 +320,7 @@ export function createWebhookSender(options: WebhookSenderOptions): WebhookSende
     delivery: (id) => store.delivery(id),
     attempts: (id) => store.attempts(id),
     deliveries: (filter) => store.deliveries(filter),
+    startRetrying,
     close: () => poster.close(),
   };
 }
