@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { computeEntitlement, DEFAULT_ENTITLEMENT_POLICY, listEntitlementChanges } from '../../../src/runtime/packs/billing/index';
+import { computeEntitlement, DEFAULT_ENTITLEMENT_POLICY } from '../../../src/runtime/packs/billing/index';
 import { checkEntitlementPolicy } from '../../../src/runtime/packs/billing/entitlements';
 import type { DeclineClass, EntitlementLevel, Subscription, SubscriptionState } from '../../../src/runtime/packs/billing/types';
 import { activeSubscription, billingFixture, type BillingFixture, DAY, HOUR, START } from './helpers';
@@ -98,17 +98,17 @@ describe('stored entitlements over time', () => {
       billing.refreshEntitlement(subscription.id);
     }
     expect(billing.entitlements(customer.id)).toEqual([expect.objectContaining({ level: 'suspended', subscriptionId: subscription.id })]);
-    const changes = listEntitlementChanges(billing.db, { customerId: customer.id });
+    const changes = billing.entitlementChanges({ customerId: customer.id });
     expect(changes.map((change) => `${change.from}>${change.to}`)).toEqual(['null>full', 'full>restricted', 'restricted>suspended']);
     expect(changes.map((change) => (change.at - failedAt) / HOUR).slice(1)).toEqual([73, 169]);
 
     // A consumer reading after its cursor sees only what is new.
-    expect(listEntitlementChanges(billing.db, { afterId: changes[1]!.id })).toEqual([changes[2]]);
+    expect(billing.entitlementChanges({ afterId: changes[1]!.id })).toEqual([changes[2]]);
 
     // Paying restores full access, as one more change.
     await billing.attachPaymentMethod(customer.id, 'pm_card_visa', 'new-card');
     await billing.retryPayment(subscription.id, 'retry-with-new-card');
     expect(billing.entitlements(customer.id)[0]).toMatchObject({ level: 'full', reason: 'paid' });
-    expect(listEntitlementChanges(billing.db, { customerId: customer.id }).map((change) => change.to)).toEqual(['full', 'restricted', 'suspended', 'full']);
+    expect(billing.entitlementChanges({ customerId: customer.id }).map((change) => change.to)).toEqual(['full', 'restricted', 'suspended', 'full']);
   });
 });

@@ -2,7 +2,14 @@ import { creditBalance, postCredit } from './credits';
 import { checkDeclineClassification, classifyDecline, DEFAULT_DECLINE_CLASSIFICATION } from './declines';
 import { DEFAULT_DUNNING_EMAILS, type DunningEmailEvent, type DunningEmailSequence, dunningTemplateFor } from './dunning-emails';
 import { checkDunningSchedule, DEFAULT_DUNNING_SCHEDULE, nextDunningStep } from './dunning-schedule';
-import { checkEntitlementPolicy, computeEntitlement, DEFAULT_ENTITLEMENT_POLICY, entitlementsForCustomer, storeEntitlement } from './entitlements';
+import {
+  checkEntitlementPolicy,
+  computeEntitlement,
+  DEFAULT_ENTITLEMENT_POLICY,
+  entitlementsForCustomer,
+  listEntitlementChanges,
+  storeEntitlement,
+} from './entitlements';
 import { BillingStateError, GatewayRequestError, IdempotencyConflictError, PaymentInProgressError } from './errors';
 import { checkIdempotencyKey, derivedKey, fingerprint, stableId } from './idempotency';
 import {
@@ -44,6 +51,7 @@ import type {
   DunningCase,
   DunningSchedule,
   Entitlement,
+  EntitlementChange,
   EntitlementPolicy,
   EntitlementRefresh,
   Invoice,
@@ -129,6 +137,15 @@ interface PlanChangeRow {
   decline_code: string | null;
 }
 
+/** What a dunning email is about. */
+interface EmailSubject {
+  subscriptionId: string;
+  invoice: Invoice;
+  declineCode: string | null;
+  failures: number;
+  nextRetryAt: number | null;
+}
+
 /** The charge outcome a payment attempt acts on: the gateway's, or a decline made up when no card is on file. */
 type AttemptCharge = { status: 'succeeded'; chargeId: string | null } | { status: 'failed'; chargeId: string | null; declineCode: string };
 
@@ -146,10 +163,11 @@ const DEFAULT_LINK_TTL_MS = 7 * 86_400_000;
  * it, so a repeat is replayed by the gateway; (3) a transaction records the result with
  * everything it causes (invoice status, subscription transition, dunning case, outbox email,
  * entitlement) and stores the outcome under the key. A crash between any two steps resumes at
- * the first unfinished one when the handler runs again.
+ * the first unfinished one when the handler runs again; a completed attempt is answered from
+ * the database without calling the gateway, whose own keys expire (Stripe's after 24 hours).
  */
 export class BillingService {
-  readonly db: Database;
+  private readonly db: Database;
   private readonly gateway: PaymentGateway;
   private readonly clock: BillingClock;
   private readonly schedule: DunningSchedule;
@@ -214,12 +232,7 @@ export class BillingService {
 
   /** A signed link for the customer to replace the card behind `subscriptionId`, valid for the configured time. */
   paymentMethodUpdateLink(subscriptionId: string): string {
-    const subscription = getSubscription(this.db, subscriptionId);
-    const now = this.clock.now();
-    return createUpdateLink(
-      { customerId: subscription.customerId, subscriptionId, issuedAt: now, expiresAt: now + (this.options.updateLinks.ttlMs ?? DEFAULT_LINK_TTL_MS) },
-      this.options.updateLinks,
-    );
+    return this.updateLink(getSubscription(this.db, subscriptionId), this.clock.now());
   }
 
   // -------------------------------------------------------------------------------------------
@@ -389,6 +402,11 @@ export class BillingService {
 
   entitlements(customerId: string): Entitlement[] {
     return entitlementsForCustomer(this.db, customerId);
+  }
+
+  /** Entitlement changes in order, after a consumer's cursor: the events that replace a delinquent flag. */
+  entitlementChanges(filter: { customerId?: string; afterId?: number } = {}): EntitlementChange[] {
+    return listEntitlementChanges(this.db, filter);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -582,7 +600,7 @@ export class BillingService {
       } else if (operation === 'retry') {
         updateDunningCase(this.db, invoice.id, { status: 'recovered', lastAttemptAt: now, nextRetryAt: null, lastPaymentMethodId: prepared.paymentMethodId, closedAt: now });
         transitionSubscription(this.db, { subscriptionId, to: 'active', reason: 'recovery payment succeeded' }, derivedKey(key, 'active'), now);
-        emailTemplate = this.queueDunningEmail({ kind: 'recovered' }, subscriptionId, invoice, null, null, key, now);
+        emailTemplate = this.queueDunningEmail({ kind: 'recovered' }, { subscriptionId, invoice, declineCode: null, failures: 0, nextRetryAt: null }, key, now);
       }
       this.refreshEntitlementNow(subscriptionId, now);
       const paid: PaidOutcome = {
@@ -642,7 +660,12 @@ export class BillingService {
     const step = nextDunningStep(this.schedule, declineClass, failures - 1, firstFailedAt);
     if (step.kind === 'retry') {
       updateDunningCase(this.db, invoice.id, { nextRetryAt: step.at });
-      const template = this.queueDunningEmail({ kind: 'failed', declineClass, failures }, subscriptionId, invoice, charge.declineCode, step.at, key, now);
+      const template = this.queueDunningEmail(
+        { kind: 'failed', declineClass, failures },
+        { subscriptionId, invoice, declineCode: charge.declineCode, failures, nextRetryAt: step.at },
+        key,
+        now,
+      );
       this.refreshEntitlementNow(subscriptionId, now);
       return declined(failures, step.at, template);
     }
@@ -650,37 +673,31 @@ export class BillingService {
     const to: SubscriptionState = step.onExhausted === 'cancel' ? 'canceled' : 'unpaid';
     transitionSubscription(this.db, { subscriptionId, to, reason: `retries exhausted after ${failures} failed charges (${declineClass})` }, derivedKey(key, to), now);
     if (to === 'canceled') setInvoiceStatus(this.db, invoice.id, 'uncollectible', now);
-    const template = this.queueDunningEmail({ kind: 'exhausted', declineClass }, subscriptionId, invoice, charge.declineCode, null, key, now, failures);
+    const template = this.queueDunningEmail(
+      { kind: 'exhausted', declineClass },
+      { subscriptionId, invoice, declineCode: charge.declineCode, failures, nextRetryAt: null },
+      key,
+      now,
+    );
     this.refreshEntitlementNow(subscriptionId, now);
     return declined(failures, null, template);
   }
 
   /** Renders the event's template and queues it in the outbox, in the caller's transaction. */
-  private queueDunningEmail(
-    event: DunningEmailEvent,
-    subscriptionId: string,
-    invoice: Invoice,
-    declineCode: string | null,
-    nextRetryAt: number | null,
-    key: string,
-    now: number,
-    failuresOverride?: number,
-  ): string | null {
+  private queueDunningEmail(event: DunningEmailEvent, about: EmailSubject, key: string, now: number): string | null {
     const template = dunningTemplateFor(this.emails, event);
     if (template === null) return null;
+    const { subscriptionId, invoice } = about;
     const subscription = getSubscription(this.db, subscriptionId);
     const customer = getCustomer(this.db, subscription.customerId);
-    const ttlMs = this.options.updateLinks.ttlMs ?? DEFAULT_LINK_TTL_MS;
-    const updateLink = template.includesUpdateLink
-      ? createUpdateLink({ customerId: customer.id, subscriptionId, issuedAt: now, expiresAt: now + ttlMs }, this.options.updateLinks)
-      : null;
+    const updateLink = template.includesUpdateLink ? this.updateLink(subscription, now) : null;
     const rendered = template.render({
       customerName: customer.name,
       planId: subscription.planId,
       amount: formatMinorUnits(invoice.amountDue, invoice.currency),
-      declineCode: declineCode ?? '',
-      failures: failuresOverride ?? (event.kind === 'failed' ? event.failures : 0),
-      nextRetryAt: nextRetryAt === null ? null : formatUtc(nextRetryAt),
+      declineCode: about.declineCode ?? '',
+      failures: about.failures,
+      nextRetryAt: about.nextRetryAt === null ? null : formatUtc(about.nextRetryAt),
       updateLink,
     });
     enqueueEmail(
@@ -690,6 +707,11 @@ export class BillingService {
       now,
     );
     return template.id;
+  }
+
+  private updateLink(subscription: Subscription, now: number): string {
+    const expiresAt = now + (this.options.updateLinks.ttlMs ?? DEFAULT_LINK_TTL_MS);
+    return createUpdateLink({ customerId: subscription.customerId, subscriptionId: subscription.id, issuedAt: now, expiresAt }, this.options.updateLinks);
   }
 
   private refreshEntitlementNow(subscriptionId: string, now: number): EntitlementRefresh {
