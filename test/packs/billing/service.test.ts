@@ -222,3 +222,35 @@ describe('a completed attempt run again', () => {
   });
 });
 
+
+describe('custom dunning emails', () => {
+  it('renders the configured templates, and the portal fallback adds the update link to expired-card emails', async () => {
+    const { DEFAULT_DUNNING_EMAILS } = await import('../../../src/runtime/packs/billing/index');
+    const plain = (id: string) => ({
+      id,
+      includesUpdateLink: false,
+      render: (vars: { failures: number; updateLink: string | null }) => ({ subject: `${id} #${vars.failures}`, text: `link: ${vars.updateLink ?? 'none'}` }),
+    });
+    const emails = {
+      ...DEFAULT_DUNNING_EMAILS,
+      classes: {
+        ...DEFAULT_DUNNING_EMAILS.classes,
+        soft_decline: { failures: [plain('soft')], exhausted: plain('soft-end') },
+        expired_method: { failures: [plain('expired')], exhausted: plain('expired-end') },
+      },
+    };
+    const subject = fixture({ emails });
+    const soft = await activeSubscription(subject, 'pm_card_visa', 1_000, 'soft');
+    const expired = await activeSubscription(subject, 'pm_card_visa', 1_000, 'expired');
+    await subject.billing.attachPaymentMethod(soft.customer.id, 'pm_card_chargeDeclinedProcessingError', 'soft-card');
+    await subject.billing.attachPaymentMethod(expired.customer.id, 'pm_card_chargeDeclinedExpiredCard', 'expired-card');
+    subject.clock.set(soft.subscription.periodEnd!);
+    await subject.billing.renewSubscription(soft.subscription.id, 'renew-soft');
+    await subject.billing.renewSubscription(expired.subscription.id, 'renew-expired');
+    const [softEmail] = subject.billing.outbox({ to: soft.customer.email });
+    const [expiredEmail] = subject.billing.outbox({ to: expired.customer.email });
+    expect(softEmail).toMatchObject({ template: 'soft', subject: 'soft #1', text: 'link: none' });
+    expect(expiredEmail).toMatchObject({ template: 'expired', subject: 'expired #1' });
+    expect(expiredEmail!.text).toMatch(/^link: https:\/\/billing\.laneflow\.test\/update-card\?token=v1\./);
+  });
+});

@@ -464,6 +464,7 @@ export class BillingService {
       const now = this.clock.now();
       const decided = this.prepareAttempt(operation, subscriptionId, idempotencyKey, now);
       if ('kind' in decided) {
+        // Recorded under the key too, so a handler run again gets this same answer.
         this.insertAttempt(idempotencyKey, operation, subscriptionId, null, { paymentMethodId: null, amount: 0, currency: '' }, now);
         this.completeAttempt(idempotencyKey, decided, now);
         return decided;
@@ -690,7 +691,9 @@ export class BillingService {
     const { subscriptionId, invoice } = about;
     const subscription = getSubscription(this.db, subscriptionId);
     const customer = getCustomer(this.db, subscription.customerId);
-    const updateLink = template.includesUpdateLink ? this.updateLink(subscription, now) : null;
+    // The schedule's `request_update_via_portal` fallback puts the link in every email of its class, whatever the template says.
+    const portalFallback = event.kind !== 'recovered' && this.schedule[event.declineClass].fallback === 'request_update_via_portal';
+    const updateLink = template.includesUpdateLink || portalFallback ? this.updateLink(subscription, now) : null;
     const rendered = template.render({
       customerName: customer.name,
       planId: subscription.planId,

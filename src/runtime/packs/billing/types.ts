@@ -102,7 +102,7 @@ export type ExhaustedPolicy = 'cancel' | 'mark_unpaid';
 export interface DunningClassSchedule {
   intervals: readonly string[];
   max_attempts: number;
-  /** The note's `request_update_via_portal`: every email of the class carries the update link. */
+  /** The note's `request_update_via_portal`: every dunning email of the class carries the update link, whatever its template. */
   fallback?: 'request_update_via_portal';
   /** laneflow's addition to the note's format: where the subscription goes when retries run out. */
   on_exhausted: ExhaustedPolicy;
