@@ -84,19 +84,20 @@ export function nextWake(snapshot: Snapshot, at: number): number | null {
 const INSTANCE = '';
 
 /**
- * One transition's working state. The constructor copies what it may change, so the caller's
- * snapshot is never mutated.
+ * One transition's working state. It copies what it changes (the token list at once, the visit
+ * and loop counts on first write), so the caller's snapshot is never mutated.
  */
 class Step {
   private readonly snapshot: Snapshot;
   private readonly effects: Effect[] = [];
+  private countsCopied = false;
 
   constructor(
     private readonly machine: Machine,
     from: Snapshot,
     private readonly at: number,
   ) {
-    this.snapshot = { ...from, tokens: [...from.tokens], visits: { ...from.visits }, loops: { ...from.loops }, updatedAt: at };
+    this.snapshot = { ...from, tokens: [...from.tokens], updatedAt: at };
   }
 
   finish(): Transition {
@@ -116,6 +117,7 @@ class Step {
    */
   arrive(incoming: Token, nodeId: string, hops: number): void {
     const node = this.machine.nodes[nodeId]!;
+    this.copyCounts();
     const visit = (this.snapshot.visits[nodeId] ?? 0) + 1;
     this.snapshot.visits[nodeId] = visit;
     const token: Token = { id: incoming.id, node: nodeId, visit, attempt: 1, state: 'ready' };
@@ -253,7 +255,10 @@ class Step {
       if (token.state !== 'failed') return token;
       const node = this.machine.nodes[token.node]!;
       // A loop that ran out gets a fresh count: the operator's retry is a new first iteration.
-      if (token.error?.name === ENGINE_ERRORS.loopExhausted && node.loop !== undefined) s.loops[node.loop] = 1;
+      if (token.error?.name === ENGINE_ERRORS.loopExhausted && node.loop !== undefined) {
+        this.copyCounts();
+        s.loops[node.loop] = 1;
+      }
       const resumed: Token = { id: token.id, node: token.node, visit: token.visit, attempt: 1, state: 'ready' };
       if (token.caught !== undefined) resumed.caught = token.caught;
       return resumed;
@@ -355,6 +360,13 @@ class Step {
         idempotencyKey: `${this.snapshot.id}:${node.id}:${token.visit}`,
       },
     });
+  }
+
+  private copyCounts(): void {
+    if (this.countsCopied) return;
+    this.snapshot.visits = { ...this.snapshot.visits };
+    this.snapshot.loops = { ...this.snapshot.loops };
+    this.countsCopied = true;
   }
 
   private removeToken(id: string): void {
