@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSource } from '../../src/index';
 import { Engine } from '../../src/runtime/engine';
 import { repoRoot } from '../helpers/cases';
+import { laneflow } from '../helpers/cli';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const folder = `${repoRoot}test/artifacts/processes/`;
@@ -150,6 +151,51 @@ describe('worker processes', () => {
     expect(effects).toEqual(expectedKeys(ids));
     const calls = query<{ n: number }>(gateway, 'SELECT COUNT(*) AS n FROM calls')[0]!.n;
     expect(calls).toBeGreaterThanOrEqual(effects.length);
+  });
+
+  it('runs plan-upgrade.flow through a kill -9 midway: every upgrade completes, each charge and email recorded once, and inspect shows it', async () => {
+    const { db, gateway } = fresh('plan-upgrade');
+    const total = 1500;
+    const engine = new Engine({ db });
+    let ids: string[];
+    try {
+      const { flow } = checkSource('flows/plan-upgrade.flow', readFileSync(`${repoRoot}flows/plan-upgrade.flow`, 'utf8'));
+      const { machine } = await engine.deployModule(flow!, `${repoRoot}flows/plan-upgrade.bindings.ts`);
+      const declined = { number: '4000000000000002', expMonth: 1, expYear: 2031 };
+      const good = { number: '4242424242424242', expMonth: 1, expYear: 2031 };
+      ids = engine.startMany(
+        machine!.version,
+        Array.from({ length: total }, (_, i) => ({ input: { customer: `cus_${i}`, creditCents: i % 700, cards: i % 4 === 0 ? [declined, good] : [good] } })),
+      );
+    } finally {
+      engine.close();
+    }
+    const first = worker(db, gateway, ['--batch', '40', '--lease', '1000']);
+    await waitFor(() => completedCount(db) >= 50, 20_000, 'the first upgrades to complete');
+    first.kill('SIGKILL');
+    await first.exited;
+    expect(completedCount(db)).toBeLessThan(total);
+    const second = worker(db, gateway, ['--batch', '40', '--lease', '1000']);
+    await waitFor(() => completedCount(db) === total, 25_000, 'every upgrade to complete');
+    await second.ready;
+    second.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+
+    const outbox = query<{ key: string; kind: string }>(db, 'SELECT key, kind FROM outbox ORDER BY key');
+    const expected = ids
+      .flatMap((id, i) => (i % 4 === 0 ? [`${id}:n14:1:gateway.charge`, `${id}:n14:2:gateway.charge`] : [`${id}:n14:1:gateway.charge`]).concat(`${id}:n21:1:email`))
+      .sort();
+    expect(outbox.map((e) => e.key)).toEqual(expected);
+    const duplicates = query(db, "SELECT instance, node, visit FROM journal WHERE outcome IN ('completed', 'decided') GROUP BY instance, node, visit HAVING COUNT(*) > 1");
+    expect(duplicates).toEqual([]);
+
+    const id = ids[4]!;
+    const shown = laneflow(['inspect', id, '--db', db]);
+    expect(shown.status).toBe(0);
+    expect(shown.stdout).toMatch(/status\s+completed/);
+    expect(shown.stdout).toMatch(/n16 Charge successful\?\s+Billing\s+.*\s1\s+decided\s+label=No/);
+    expect(shown.stdout).toMatch(/n16 Charge successful\?\s+Billing\s+.*\s1\s+decided\s+label=Yes/);
+    expect(shown.stdout).toContain(`${id}:n14:2:gateway.charge`);
   });
 
   it('never runs the same step in two workers at once', async () => {
