@@ -116,10 +116,12 @@ describe('worker processes', () => {
     let killedMidRun = 0;
     for (let kill = 0; kill < 6; kill++) {
       const child = worker(db, gateway, ['--batch', '25', '--lease', '600'], env);
-      await new Promise((resolve) => setTimeout(resolve, 150 + random() * 500));
+      await child.ready;
+      await new Promise((resolve) => setTimeout(resolve, 50 + random() * 400));
       child.kill('SIGKILL');
       await child.exited;
-      if (completedCount(db) < ids.length) killedMidRun++;
+      const completed = completedCount(db);
+      if (completed > 0 && completed < ids.length) killedMidRun++;
     }
     expect(killedMidRun).toBeGreaterThan(0);
     const last = worker(db, gateway, ['--batch', '25', '--lease', '600'], env);
