@@ -156,7 +156,11 @@ export class SqliteStore {
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
     const db = this.db;
     this.statements = {
-      insertMachine: db.prepare('INSERT OR IGNORE INTO machines (version, flow_version, path, bindings, body, created_at) VALUES (?, ?, ?, ?, ?, ?)'),
+      // Redeploying a machine keeps its first row but follows its binding module to where it is now.
+      insertMachine: db.prepare(
+        `INSERT INTO machines (version, flow_version, path, bindings, body, created_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (version) DO UPDATE SET bindings = COALESCE(excluded.bindings, bindings)`,
+      ),
       machine: db.prepare('SELECT body, bindings FROM machines WHERE version = ?'),
       insertInstance: db.prepare(
         'INSERT INTO instances (id, machine, status, wake_at, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CompiledFlow } from '../../src/compiler/types';
 import { checkSource } from '../../src/index';
-import { VirtualClock } from '../../src/runtime/clock';
+import { VirtualClock, wallClock } from '../../src/runtime/clock';
 import { defineBindings, defineDecision } from '../../src/runtime/define';
 import { Engine } from '../../src/runtime/engine';
 import planUpgradeBindings from '../../flows/plan-upgrade.bindings';
@@ -251,6 +251,37 @@ describe('engine on SQLite', () => {
     const instance = engine.instance(ignored)!;
     expect(instance.snapshot.data).toEqual({ approved: false, timedOut: true, escalated: true });
     expect(instance.journal.find((e) => e.outcome === 'timed-out')!.at).toBe(clock.now());
+  });
+
+  it('delivers a signal sent while a worker is driving the instance', async () => {
+    const engine = openEngine('signal-while-held', wallClock);
+    let sent = false;
+    const bindings = defineBindings({
+      nodes: {
+        'Await approval': async (ctx) => {
+          // The signal arrives from outside while this instance is claimed and mid-step.
+          if (!sent) {
+            sent = true;
+            engine.signal(ctx.instanceId, 'approval', 'granted');
+          }
+          await new Promise((resolve) => setTimeout(resolve, 20));
+          return { first: true };
+        },
+        'Approved?': async (ctx) => {
+          const answer = await ctx.waitFor('approval', { timeout: '1h' });
+          return answer.received ? ('Yes' as const) : ('No' as const);
+        },
+        Provision: () => ({ provisioned: true }),
+        Escalate: () => ({ escalated: true }),
+      },
+    });
+    const { machine } = engine.deploy(flowOf('approval.flow', APPROVAL), bindings);
+    const id = engine.start(machine!.version);
+    await engine.runUntilIdle();
+    const instance = engine.instance(id)!;
+    expect(instance.status).toBe('completed');
+    expect(instance.snapshot.data).toEqual({ first: true, provisioned: true });
+    expect(instance.journal.map((e) => e.outcome)).toEqual(['started', 'completed', 'signal-buffered', 'signalled', 'decided', 'completed', 'ended']);
   });
 
   it('delivers a signal sent before the handler waits for it', async () => {
