@@ -84,15 +84,16 @@ export function assignCells(flow: CompiledFlow, columns: Columns, sizes: Map<str
     for (const [lane, members] of byLane) {
       // A node reached from a node of its own lane wants that node's row, one lower when the
       // edge goes bottom → top and one higher when it goes top → bottom, so that the edge
-      // runs straight or turns once.
+      // runs straight or turns once. Those nodes choose first; the others take the rows left.
       const wanted = members.map((id, order) => ({ id, order, row: preferredRow(id, lane, incoming, cells, nodeLane) }));
-      wanted.sort((a, b) => a.row - b.row || a.order - b.order);
-      let next = 0;
+      wanted.sort((a, b) => (a.row === undefined ? 1 : 0) - (b.row === undefined ? 1 : 0) || (a.row ?? 0) - (b.row ?? 0) || a.order - b.order);
+      const taken = new Set<number>();
       for (const { id, row } of wanted) {
-        const assigned = Math.max(row, next);
+        let assigned = row ?? 0;
+        while (taken.has(assigned)) assigned++;
+        taken.add(assigned);
         cells.set(id, { column, lane, row: assigned });
-        next = assigned + 1;
-        laneRows[lane] = Math.max(laneRows[lane]!, next);
+        laneRows[lane] = Math.max(laneRows[lane]!, assigned + 1);
       }
     }
   });
@@ -106,20 +107,21 @@ export function assignCells(flow: CompiledFlow, columns: Columns, sizes: Map<str
   };
 }
 
+/** The row a node's first already-placed predecessor in its own lane points it to, if any. */
 function preferredRow(
   id: string,
   lane: number,
   incoming: Map<string, FlowEdge[]>,
   cells: Map<string, Cell>,
   nodeLane: Map<string, number>,
-): number {
+): number | undefined {
   for (const edge of incoming.get(id) ?? []) {
     const source = cells.get(edge.from.node);
     if (source === undefined || nodeLane.get(edge.from.node) !== lane) continue;
     const shift = edge.from.side === 'bottom' ? 1 : edge.from.side === 'top' ? -1 : 0;
     return Math.max(0, source.row + shift);
   }
-  return 0;
+  return undefined;
 }
 
 /** Every coordinate of the grid, for given channel sizes (rounded up to even whole numbers). */

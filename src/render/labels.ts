@@ -60,6 +60,7 @@ export function placeEdgeLabels(
   for (const points of routes) {
     for (let index = 0; index + 1 < points.length; index++) lines.add(segmentBox(points[index]!, points[index + 1]!));
   }
+  const shared = sharedRuns(routes);
   const placed = new Map<string, PlacedLabel>();
   const crowded: string[] = [];
   for (const request of requests) {
@@ -70,11 +71,13 @@ export function placeEdgeLabels(
       const a = request.points[index]!;
       const b = request.points[index + 1]!;
       const length = Math.abs(b.x - a.x) + Math.abs(b.y - a.y);
+      // A run that other routes share (a fan-out's trunk) would leave the label's edge ambiguous.
+      const ambiguity = shared.has(runKey(a, b)) ? SHARED_RUN_PENALTY : 0;
       for (const [rank, t] of POSITIONS.entries()) {
         for (const [side, box] of beside(a, b, t, measured.width, measured.height).entries()) {
           const collisions = hard.count(box);
           const crossings = lines.count(box) - (touchesOwnSegment(box, a, b) ? 1 : 0);
-          const score = collisions * 10_000 + crossings * 100 + (travelled + t * length) * 0.05 + rank * 4 + side;
+          const score = collisions * 10_000 + crossings * 100 + ambiguity + (travelled + t * length) * 0.05 + rank * 4 + side;
           if (best === undefined || score < best.score) best = { score, box };
         }
       }
@@ -91,6 +94,24 @@ export function placeEdgeLabels(
     hard.add(inflate(label.box, 2));
   }
   return { placed, crowded };
+}
+
+const SHARED_RUN_PENALTY = 250;
+
+function runKey(a: Point, b: Point): string {
+  return a.x === b.x ? `x${a.x}:${Math.min(a.y, b.y)}` : `y${a.y}:${Math.min(a.x, b.x)}`;
+}
+
+/** Runs that start at the same place along the same line in more than one route. */
+function sharedRuns(routes: readonly Point[][]): Set<string> {
+  const seen = new Map<string, number>();
+  for (const points of routes) {
+    for (let index = 0; index + 1 < points.length; index++) {
+      const key = runKey(points[index]!, points[index + 1]!);
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  return new Set([...seen].filter(([, count]) => count > 1).map(([key]) => key));
 }
 
 /**

@@ -33,7 +33,7 @@ export async function layout(flow: CompiledFlow): Promise<LaidOutDiagram> {
     vertical: minimum.vertical.map((size, index) => Math.max(size, channelSizeFor(tracks.verticalTracks[index]!))),
     horizontal: minimum.horizontal.map((size, index) => Math.max(size, channelSizeFor(tracks.horizontalTracks[index]!))),
   };
-  reserveStraightLabels(routes, grid, provisional, channels);
+  reserveLabelRoom(routes, grid, provisional, channels);
   // Routes are symbolic, so widening a channel moves them along; a label with no free spot
   // beside its route widens the channel its route runs longest in, and the drawing is redone.
   for (let attempt = 0; ; attempt++) {
@@ -159,26 +159,41 @@ function minimumChannels(flow: CompiledFlow, grid: Grid): ChannelSizes {
 }
 
 /**
- * A labelled edge that runs straight between two neighbours has only the gap between them to
- * hold its label: widen that gap (a column gap for a horizontal run, a row gap for a vertical
- * one) to fit it.
+ * Some labels have only one short run of their own to sit beside, and its gap must fit them:
+ * an edge running straight between neighbours (the gap between them), and a branch of a
+ * fan-out, whose shared trunk would leave the label ambiguous (the gap between trunk and
+ * target, half the channel, as the trunk's tracks are centred).
  */
-function reserveStraightLabels(routes: readonly SymbolicRoute[], grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
+function reserveLabelRoom(routes: readonly SymbolicRoute[], grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
+  const outgoing = new Map<string, number>();
   for (const route of routes) {
-    if (route.edge.label === undefined || route.edge.label === '' || route.points.length !== 2) continue;
+    const key = `${route.edge.from.node}.${route.edge.from.side}`;
+    outgoing.set(key, (outgoing.get(key) ?? 0) + 1);
+  }
+  for (const route of routes) {
+    if (route.edge.label === undefined || route.edge.label === '') continue;
     const label = measureLabel(route.edge.label, 'edge', FONT_SIZE.edge);
-    const from = geometry.boxes.get(route.edge.from.node)!;
-    const to = geometry.boxes.get(route.edge.to.node)!;
+    const width = label.width + 2 * LABEL_PADDING + 16;
     const fromCell = grid.cells.get(route.edge.from.node)!;
     const toCell = grid.cells.get(route.edge.to.node)!;
-    if (fromCell.lane === toCell.lane && fromCell.row === toCell.row) {
-      const channel = Math.min(fromCell.column, toCell.column) + 1;
-      const gap = Math.abs(from.x - to.x) < 1 ? 0 : label.width + 2 * LABEL_PADDING + 16;
-      channels.vertical[channel] = Math.max(channels.vertical[channel]!, gap);
-    } else if (fromCell.column === toCell.column) {
-      const upper = fromCell.lane < toCell.lane || (fromCell.lane === toCell.lane && fromCell.row < toCell.row) ? fromCell : toCell;
-      const channel = horizontalChannel(grid, upper.lane, upper.row + 1);
-      channels.horizontal[channel] = Math.max(channels.horizontal[channel]!, label.height + 2 * LABEL_PADDING + 12);
+    if (route.points.length === 2) {
+      const from = geometry.boxes.get(route.edge.from.node)!;
+      const to = geometry.boxes.get(route.edge.to.node)!;
+      if (fromCell.lane === toCell.lane && fromCell.row === toCell.row) {
+        const channel = Math.min(fromCell.column, toCell.column) + 1;
+        channels.vertical[channel] = Math.max(channels.vertical[channel]!, Math.abs(from.x - to.x) < 1 ? 0 : width);
+      } else if (fromCell.column === toCell.column) {
+        const upper = fromCell.lane < toCell.lane || (fromCell.lane === toCell.lane && fromCell.row < toCell.row) ? fromCell : toCell;
+        const channel = horizontalChannel(grid, upper.lane, upper.row + 1);
+        channels.horizontal[channel] = Math.max(channels.horizontal[channel]!, label.height + 2 * LABEL_PADDING + 12);
+      }
+      continue;
+    }
+    const fansOut = outgoing.get(`${route.edge.from.node}.${route.edge.from.side}`)! > 1;
+    const trunk = route.points[route.points.length - 2]!.x;
+    const entersSideways = route.edge.to.side === 'left' || route.edge.to.side === 'right';
+    if (fansOut && entersSideways && 'channel' in trunk) {
+      channels.vertical[trunk.channel] = Math.max(channels.vertical[trunk.channel]!, 2 * width);
     }
   }
 }

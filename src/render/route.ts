@@ -10,10 +10,11 @@ import { round } from './text';
 import type { Point, Rect } from './types';
 
 /**
- * Where a route coordinate comes from: a channel's centre line, or a point across a node's box
- * (0 its left or top edge, 1 its right or bottom edge).
+ * Where a route coordinate comes from: a channel's centre line, or a point across a node's box:
+ * its left or top edge (fraction 0), its middle (0.5) or its right or bottom edge (1), moved by
+ * `offset` pixels.
  */
-export type CoordinateRef = { channel: number } | { node: string; fraction: number };
+export type CoordinateRef = { channel: number } | { node: string; fraction: 0 | 0.5 | 1; offset: number };
 
 export interface RoutePoint {
   x: CoordinateRef;
@@ -35,7 +36,7 @@ interface Ports {
 export const NODE_CLEARANCE = 10;
 const BEND_COST = 40;
 /** The cost per pixel of running along a line another route already runs along, off the channels. */
-const OVERLAP_COST = 6;
+const OVERLAP_COST = 50;
 /** Columns and lanes searched beyond the edge's own before the whole grid is tried. */
 const WINDOW = 2;
 
@@ -57,42 +58,63 @@ const DIRECTIONS = [
 const LEAVING: Record<Side, number> = { right: 0, left: 1, bottom: 2, top: 3 };
 const ENTERING: Record<Side, number> = { left: 0, right: 1, top: 2, bottom: 3 };
 
-function portRef(node: string, side: Side, fraction: number): RoutePoint {
-  const across: CoordinateRef = { node, fraction };
-  const x: CoordinateRef = side === 'left' ? { node, fraction: 0 } : side === 'right' ? { node, fraction: 1 } : across;
-  const y: CoordinateRef = side === 'top' ? { node, fraction: 0 } : side === 'bottom' ? { node, fraction: 1 } : across;
+function portRef(node: string, side: Side, offset: number): RoutePoint {
+  const across: CoordinateRef = { node, fraction: 0.5, offset };
+  const x: CoordinateRef = side === 'left' ? { node, fraction: 0, offset: 0 } : side === 'right' ? { node, fraction: 1, offset: 0 } : across;
+  const y: CoordinateRef = side === 'top' ? { node, fraction: 0, offset: 0 } : side === 'bottom' ? { node, fraction: 1, offset: 0 } : across;
   return { x, y };
 }
 
+/** Two ports on one side keep this far from its corners and from each other, where the side allows. */
+const PORT_MARGIN = 12;
+const PORT_SPACING = 16;
+
 /**
- * Several edges on one side of a rectangle or taskbox get ports spread along that side, in the
- * order of the nodes they lead to, so that they neither overlap nor cross at the node. A
- * circle or a diamond has one point per side and all its edges there meet at it.
+ * A handle is one point, as in the language: the edges that leave a node by one side start
+ * together at one port and fork in the gap beside it, and the edges that enter by one side
+ * meet at one port. Where a side of a rectangle or taskbox has both, the two ports sit apart
+ * along it, each near the nodes its edges lead to, so an arrow in is never confused with a
+ * line out. A circle or a diamond has a single point per side for both.
  */
 function assignPorts(edges: readonly FlowEdge[], grid: Grid, geometry: GridGeometry): Ports[] {
-  const attachments = new Map<string, Array<{ edge: number; end: 'from' | 'to'; toward: number }>>();
+  const sides = new Map<string, Map<'from' | 'to', number[]>>();
   edges.forEach((edge, index) => {
     for (const end of ['from', 'to'] as const) {
-      const here = edge[end];
-      const other = geometry.boxes.get(end === 'from' ? edge.to.node : edge.from.node)!;
-      const toward = here.side === 'top' || here.side === 'bottom' ? other.x + other.width / 2 : other.y + other.height / 2;
-      const key = `${here.node}.${here.side}`;
-      attachments.set(key, [...(attachments.get(key) ?? []), { edge: index, end, toward }]);
+      const key = `${edge[end].node}.${edge[end].side}`;
+      const groups = sides.get(key) ?? new Map<'from' | 'to', number[]>();
+      groups.set(end, [...(groups.get(end) ?? []), index]);
+      sides.set(key, groups);
     }
   });
-  const fractions = edges.map(() => ({ from: 0.5, to: 0.5 }));
-  for (const [key, list] of attachments) {
+  const offsets = edges.map(() => ({ from: 0, to: 0 }));
+  for (const [key, groups] of sides) {
     const node = key.slice(0, key.lastIndexOf('.'));
     const shape = grid.shapes.get(node);
-    if (list.length < 2 || shape === 'circle' || shape === 'diamond') continue;
-    list.sort((a, b) => a.toward - b.toward || a.edge - b.edge || (a.end === 'from' ? -1 : 1));
-    list.forEach((attachment, index) => {
-      fractions[attachment.edge]![attachment.end] = round((index + 1) / (list.length + 1));
+    if (groups.size < 2 || shape === 'circle' || shape === 'diamond') continue;
+    const horizontal = key.endsWith('.top') || key.endsWith('.bottom');
+    const box = geometry.boxes.get(node)!;
+    const start = horizontal ? box.x : box.y;
+    const length = horizontal ? box.width : box.height;
+    const margin = Math.min(PORT_MARGIN, length / 4);
+    const spacing = Math.min(PORT_SPACING, length - 2 * margin);
+    // Each group leans towards the middle of the nodes at its edges' other ends.
+    const toward = ([...groups] as Array<['from' | 'to', number[]]>).map(([end, members]) => {
+      const others = members.map((index) => geometry.boxes.get(end === 'from' ? edges[index]!.to.node : edges[index]!.from.node)!);
+      const centres = others.map((other) => (horizontal ? other.x + other.width / 2 : other.y + other.height / 2)).sort((a, b) => a - b);
+      return { end, members, at: centres[centres.length >> 1]! - start };
     });
+    toward.sort((a, b) => a.at - b.at || (a.end === 'from' ? -1 : 1));
+    const [first, second] = toward as [(typeof toward)[number], (typeof toward)[number]];
+    let low = Math.min(Math.max(first.at, margin), length - margin - spacing);
+    const high = Math.max(Math.min(Math.max(second.at, margin), length - margin), low + spacing);
+    low = Math.min(low, high - spacing);
+    for (const [group, position] of [[first, low], [second, high]] as const) {
+      for (const index of group.members) offsets[index]![group.end] = round(position - length / 2);
+    }
   }
   return edges.map((edge, index) => ({
-    from: portRef(edge.from.node, edge.from.side, fractions[index]!.from),
-    to: portRef(edge.to.node, edge.to.side, fractions[index]!.to),
+    from: portRef(edge.from.node, edge.from.side, offsets[index]!.from),
+    to: portRef(edge.to.node, edge.to.side, offsets[index]!.to),
   }));
 }
 
@@ -104,7 +126,7 @@ export function resolveRef(ref: CoordinateRef, axis: Axis, geometry: GridGeometr
   const box = geometry.boxes.get(ref.node)!;
   const start = axis === 'x' ? box.x : box.y;
   const size = axis === 'x' ? box.width : box.height;
-  return round(start + size * ref.fraction);
+  return round(start + size * ref.fraction + ref.offset);
 }
 
 export function routeEdges(edges: readonly FlowEdge[], grid: Grid, geometry: GridGeometry): SymbolicRoute[] {
@@ -120,8 +142,18 @@ export function routeEdges(edges: readonly FlowEdge[], grid: Grid, geometry: Gri
   });
 }
 
-/** Records a route's runs along port lines, which tracks do not separate, so later routes avoid them. */
+/**
+ * Records a route's runs along port lines, which tracks do not separate, so later routes avoid
+ * them. A run that ends in a channel is recorded across the whole channel: its end moves to
+ * whichever track the route gets there, so two runs meeting there would overlap after all.
+ */
 function occupy(points: readonly RoutePoint[], geometry: GridGeometry, occupied: Map<string, Array<[number, number]>>): void {
+  const reach = (ref: CoordinateRef, axis: Axis, towards: number): number => {
+    const value = resolveRef(ref, axis, geometry);
+    if (!('channel' in ref)) return value;
+    const channel = (axis === 'x' ? geometry.verticalChannels : geometry.horizontalChannels)[ref.channel]!;
+    return towards > value ? channel.start : channel.start + channel.size;
+  };
   for (let index = 0; index + 1 < points.length; index++) {
     const a = points[index]!;
     const b = points[index + 1]!;
@@ -131,7 +163,9 @@ function occupy(points: readonly RoutePoint[], geometry: GridGeometry, occupied:
     const ref = vertical ? a.x : a.y;
     if ('channel' in ref) continue;
     const key = vertical ? `x${ax}` : `y${resolveRef(a.y, 'y', geometry)}`;
-    const interval = vertical ? ordered(resolveRef(a.y, 'y', geometry), resolveRef(b.y, 'y', geometry)) : ordered(ax, bx);
+    const axis: Axis = vertical ? 'y' : 'x';
+    const [aValue, bValue] = [resolveRef(vertical ? a.y : a.x, axis, geometry), resolveRef(vertical ? b.y : b.x, axis, geometry)];
+    const interval = ordered(reach(vertical ? a.y : a.x, axis, bValue), reach(vertical ? b.y : b.x, axis, aValue));
     occupied.set(key, [...(occupied.get(key) ?? []), interval]);
   }
 }
@@ -196,9 +230,7 @@ function searchRoute(
 
   const width = columnLines.length;
   const height = rowLines.length;
-  const stateCount = width * height * 4;
-  const cost = new Float64Array(stateCount).fill(Infinity);
-  const previous = new Int32Array(stateCount).fill(-1);
+  const { cost, previous } = searchBuffers.reset(width * height * 4);
   const stateOf = (i: number, j: number, direction: number) => (j * width + i) * 4 + direction;
   const heuristic = (i: number, j: number) =>
     Math.abs(columnLines[i]!.value - columnLines[goalI]!.value) + Math.abs(rowLines[j]!.value - rowLines[goalJ]!.value);
@@ -216,7 +248,8 @@ function searchRoute(
   const heap = new MinHeap();
   const startDirection = LEAVING[edge.from.side];
   const start = stateOf(startI, startJ, startDirection);
-  cost[start] = 0;
+  cost.set(start, 0);
+  previous[start] = -1;
   heap.push(start, heuristic(startI, startJ));
   let reached = -1;
   while (heap.size > 0) {
@@ -246,9 +279,9 @@ function searchRoute(
         along * OVERLAP_COST +
         (next === direction ? 0 : BEND_COST);
       const nextState = stateOf(ni, nj, next);
-      const nextCost = cost[state]! + step;
-      if (nextCost < cost[nextState]!) {
-        cost[nextState] = nextCost;
+      const nextCost = cost.get(state) + step;
+      if (nextCost < cost.get(nextState)) {
+        cost.set(nextState, nextCost);
         previous[nextState] = state;
         heap.push(nextState, nextCost + heuristic(ni, nj));
       }
@@ -306,6 +339,38 @@ function withoutStraightPoints(path: RoutePoint[], geometry: GridGeometry): Rout
     return !((before.x === here.x && here.x === after.x) || (before.y === here.y && here.y === after.y));
   });
 }
+
+/**
+ * The search's per-state arrays, kept between searches: a diagram routes hundreds of edges, and
+ * allocating and clearing arrays the size of the lattice for each one would dominate. A cost
+ * counts only when written in the current search (its stamp matches), so nothing is cleared.
+ */
+class SearchBuffers {
+  private costs = new Float64Array(0);
+  private stamps = new Uint32Array(0);
+  private search = 0;
+  previous = new Int32Array(0);
+  readonly cost = {
+    get: (state: number): number => (this.stamps[state] === this.search ? this.costs[state]! : Infinity),
+    set: (state: number, value: number): void => {
+      this.stamps[state] = this.search;
+      this.costs[state] = value;
+    },
+  };
+
+  reset(states: number): { cost: SearchBuffers['cost']; previous: Int32Array } {
+    if (this.costs.length < states) {
+      this.costs = new Float64Array(states);
+      this.stamps = new Uint32Array(states);
+      this.previous = new Int32Array(states);
+      this.search = 0;
+    }
+    this.search++;
+    return { cost: this.cost, previous: this.previous };
+  }
+}
+
+const searchBuffers = new SearchBuffers();
 
 /** A binary min-heap of states; ties go to the earlier push, so searches are repeatable. */
 class MinHeap {

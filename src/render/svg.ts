@@ -4,13 +4,15 @@
 // text nodes only, so the serializer escapes it: a label can never become markup.
 import type { Container, Element } from '@svgdotjs/svg.js';
 import { shapeColours, THEMES, type Theme, type ThemeName } from './theme';
-import type { LaidOutDiagram, LaidOutEdge, LaidOutLoop, LaidOutNode, Point, TextLine } from './types';
+import type { LaidOutDiagram, LaidOutEdge, LaidOutLoop, LaidOutNode, PlacedLabel, Point, TextLine } from './types';
 
 export interface RenderSvgOptions {
   theme?: ThemeName;
 }
 
-const FONT_FAMILY = "'Open Sans', 'Helvetica Neue', Arial, sans-serif";
+// DejaVu Sans before the generic names: where Open Sans lacks a glyph (→, ✓), renderers that
+// fall back font by font pick its regular face rather than whatever face they meet first.
+const FONT_FAMILY = "'Open Sans', 'Helvetica Neue', Arial, 'DejaVu Sans', sans-serif";
 const ARROW_ID = 'laneflow-arrow';
 const CORNER_RADIUS = 8;
 /** Where a line of text sits in its box: the baseline, as a fraction of the font size below the box's middle. */
@@ -45,13 +47,17 @@ export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptio
   drawDefinitions(canvas, theme);
   canvas.rect().attr({ x: 0, y: 0, width: diagram.width, height: diagram.height, fill: theme.background });
   drawLanes(canvas.group().attr({ class: 'lanes' }), diagram, theme);
-  drawLoops(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
+  drawLoopFrames(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
   const edges = canvas.group().attr({ class: 'edges' });
   for (const edge of diagram.edges) drawEdge(edges, edge, theme);
   const nodes = canvas.group().attr({ class: 'nodes' });
   for (const node of diagram.nodes) drawNode(nodes, node, theme);
-  const labels = canvas.group().attr({ class: 'edge-labels' });
-  for (const edge of diagram.edges) drawEdgeLabel(labels, edge, theme);
+  // Texts go last, on a backing of the background colour, so no line ever runs through them.
+  const labels = canvas.group().attr({ class: 'labels' });
+  for (const edge of diagram.edges) {
+    if (edge.label !== undefined) drawLabel(labels.group().attr({ 'data-edge-id': edge.id }), edge.label, theme.edgeText, theme);
+  }
+  for (const loop of diagram.loops) drawLabel(labels.group().attr({ 'data-loop-id': loop.id }), loop.label, theme.loop, theme, { 'font-style': 'italic' });
   return `${canvas.svg()}\n`;
 }
 
@@ -75,13 +81,12 @@ function drawLanes(group: Container, diagram: LaidOutDiagram, theme: Theme): voi
   group.rect().attr({ x: 0.5, y: 0.5, width: diagram.width - 1, height: diagram.height - 1, fill: 'none', stroke: theme.laneBorder });
 }
 
-function drawLoops(group: Container, loops: readonly LaidOutLoop[], theme: Theme): void {
+function drawLoopFrames(group: Container, loops: readonly LaidOutLoop[], theme: Theme): void {
   for (const loop of loops) {
-    const frame = group.group().attr({ 'data-loop-id': loop.id });
+    const frames = group.group().attr({ 'data-loop-id': loop.id });
     for (const box of loop.frames) {
-      frame.rect().attr({ ...box, rx: CORNER_RADIUS + 4, fill: 'none', stroke: theme.loop, 'stroke-width': 1.5, 'stroke-dasharray': '6 4' });
+      frames.rect().attr({ ...box, rx: CORNER_RADIUS + 4, fill: 'none', stroke: theme.loop, 'stroke-width': 1.5, 'stroke-dasharray': '6 4' });
     }
-    for (const line of loop.label.lines) drawText(frame, line, theme.loop, { 'font-style': 'italic' });
   }
 }
 
@@ -91,11 +96,9 @@ function drawEdge(group: Container, edge: LaidOutEdge, theme: Theme): void {
     .attr({ 'data-edge-id': edge.id, fill: 'none', stroke: theme.edge, 'stroke-width': 1.5, 'stroke-linejoin': 'round', 'marker-end': `url(#${ARROW_ID})` });
 }
 
-function drawEdgeLabel(group: Container, edge: LaidOutEdge, theme: Theme): void {
-  if (edge.label === undefined) return;
-  const label = group.group().attr({ 'data-edge-id': edge.id });
-  label.rect().attr({ ...edge.label.box, rx: 3, fill: theme.labelBackground, 'fill-opacity': 0.9 });
-  for (const line of edge.label.lines) drawText(label, line, theme.edgeText);
+function drawLabel(group: Container, label: PlacedLabel, colour: string, theme: Theme, style: Record<string, string | number> = {}): void {
+  group.rect().attr({ ...label.box, rx: 3, fill: theme.labelBackground, 'fill-opacity': 0.9 });
+  for (const line of label.lines) drawText(group, line, colour, style);
 }
 
 /** Straight runs with the corners rounded off, ending exactly on the target's side. */

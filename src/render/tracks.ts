@@ -32,8 +32,17 @@ interface ChannelSegment {
 export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeometry): TrackAssignment {
   const vertical = new Map<number, ChannelSegment[]>();
   const horizontal = new Map<number, ChannelSegment[]>();
+  const resolved = routes.map((route) => route.points.map((point) => ({ x: resolveRef(point.x, 'x', geometry), y: resolveRef(point.y, 'y', geometry) })));
+  const sharing = new Map<string, number>();
+  for (const points of resolved) {
+    for (const key of [`from ${points[0]!.x},${points[0]!.y}`, `to ${points[points.length - 1]!.x},${points[points.length - 1]!.y}`]) {
+      sharing.set(key, (sharing.get(key) ?? 0) + 1);
+    }
+  }
   routes.forEach((route, routeIndex) => {
-    const points = route.points.map((point) => ({ x: resolveRef(point.x, 'x', geometry), y: resolveRef(point.y, 'y', geometry) }));
+    const points = resolved[routeIndex]!;
+    const fromNet = `from ${points[0]!.x},${points[0]!.y}`;
+    const toNet = `to ${points[points.length - 1]!.x},${points[points.length - 1]!.y}`;
     for (let segment = 0; segment + 1 < points.length; segment++) {
       const a = points[segment]!;
       const b = points[segment + 1]!;
@@ -41,12 +50,11 @@ export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeo
       const ref = isVertical ? route.points[segment]!.x : route.points[segment]!.y;
       if (!('channel' in ref)) continue;
       const [low, high] = isVertical ? [Math.min(a.y, b.y), Math.max(a.y, b.y)] : [Math.min(a.x, b.x), Math.max(a.x, b.x)];
+      // A segment next to both ends joins the bigger bundle: a fan-out's, or a fan-in's.
+      const nearFrom = segment === 1;
+      const nearTo = segment === points.length - 3;
       const net =
-        segment === points.length - 3
-          ? `to ${points[points.length - 1]!.x},${points[points.length - 1]!.y}`
-          : segment === 1
-            ? `from ${points[0]!.x},${points[0]!.y}`
-            : `edge ${route.edge.id}#${segment}`;
+        nearFrom && (!nearTo || sharing.get(fromNet)! >= sharing.get(toNet)!) ? fromNet : nearTo ? toNet : `edge ${route.edge.id}#${segment}`;
       const channels = isVertical ? vertical : horizontal;
       channels.set(ref.channel, [...(channels.get(ref.channel) ?? []), { route: routeIndex, segment, low, high, net }]);
     }
