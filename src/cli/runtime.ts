@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, writeFileAtomic } from '../lib/files';
+import type { FlowBindings, HandlerDefinition } from '../runtime/define';
 import type { Engine, InstanceDetails } from '../runtime/engine';
 import type { InstanceRow } from '../runtime/sqlite-store';
 import type { Json, JsonObject } from '../runtime/types';
@@ -45,6 +46,8 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--input <json>', 'the instance\'s initial data, a JSON object')
     .option('--start <node>', 'the start node, when the flow has several')
     .option('--detach', 'only start the instance; leave running it to `laneflow worker`')
+    .option('--dry', 'simulate in memory on a virtual clock: unbound steps pass, unbound decisions take --branch (or their first label)')
+    .option('--branch <node=label>', 'with --dry, the label an unbound decision returns (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
     .action(async (file: string, options: RunOptions) => {
       process.exitCode = await runRun(file, options);
     });
@@ -105,6 +108,8 @@ interface RunOptions {
   input?: string;
   start?: string;
   detach?: boolean;
+  dry?: boolean;
+  branch: string[];
 }
 
 interface WorkerOptions {
@@ -168,17 +173,17 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
   if (flow === undefined) return EXIT_PROBLEMS;
   const { defaultBindingsPath } = await import('../runtime/bindings');
   const bindingsPath = options.bindings ?? defaultBindingsPath(file);
+  if (options.dry === true) return runDry(file, flow, bindingsPath, options);
   if (bindingsPath === undefined) {
     throw new InputError(`${file} has no binding module: write ${file.replace(/\.flow$/, '')}.bindings.ts or pass --bindings`);
   }
   useLargeYoungGeneration();
-  const input = options.input === undefined ? {} : parseJson(options.input, '--input');
-  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new InputError('--input must be a JSON object');
+  const input = inputOf(options);
   return withEngine(options.db, async (engine) => {
     const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
     printBindDiagnostics(file, diagnostics);
     if (machine === undefined) return EXIT_PROBLEMS;
-    const id = engine.start(machine.version, { input: input as JsonObject, ...(options.start !== undefined && { start: options.start }) });
+    const id = engine.start(machine.version, { input, ...(options.start !== undefined && { start: options.start }) });
     if (options.detach === true) {
       output.out(`${id}: started; \`laneflow worker --db ${options.db}\` runs it\n`);
       return 0;
@@ -190,6 +195,70 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
     if (instance.status === 'running') output.out(`\`laneflow worker --db ${options.db}\` continues it\n`);
     return instance.status === 'failed' ? EXIT_PROBLEMS : 0;
   });
+}
+
+function inputOf(options: RunOptions): JsonObject {
+  const input = options.input === undefined ? {} : parseJson(options.input, '--input');
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new InputError('--input must be a JSON object');
+  return input;
+}
+
+/**
+ * A simulation for analysts: an in-memory database and a virtual clock, so waits pass at once;
+ * steps without a handler pass, and decisions without one return the label `--branch` names for
+ * them (or their first). Nothing is written to disk.
+ */
+async function runDry(file: string, flow: CompiledFlow, bindingsPath: string | undefined, options: RunOptions): Promise<number> {
+  const { bind } = await import('../compiler/bind');
+  const { loadBindingsModule, readBindings } = await import('../runtime/bindings');
+  const { defineDecision, defineStep } = await import('../runtime/define');
+  const { VirtualClock } = await import('../runtime/clock');
+  const { Engine } = await import('../runtime/engine');
+  const bindings = bindingsPath === undefined ? { nodes: {} } : await loadBindingsModule(bindingsPath);
+  const source = bindingsPath ?? 'no binding module';
+  const { spec, registry } = readBindings(bindings, source);
+  const { machine: partial, diagnostics } = bind(flow, spec, registry.catalog(), { allowUnbound: true });
+  printBindDiagnostics(file, diagnostics);
+  if (partial === undefined) return EXIT_PROBLEMS;
+
+  const branches = new Map(
+    options.branch.map((choice) => {
+      const [key, ...rest] = choice.split('=');
+      const node = Object.values(partial.nodes).find((n) => n.kind === 'decision' && (n.id === key || n.label.trim() === key?.trim()));
+      if (node === undefined || rest.length === 0) throw new InputError(`--branch ${choice} must be <decision id or label>=<label>`);
+      const label = node.branches?.find((b) => b.label.toLowerCase() === rest.join('=').trim().toLowerCase())?.label;
+      if (label === undefined) throw new InputError(`--branch ${choice}: ${node.id} has the labels ${(node.branches ?? []).map((b) => `"${b.label}"`).join(', ')}`);
+      return [node.id, label];
+    }),
+  );
+  const nodes: Record<string, unknown> = { ...bindings.nodes };
+  const handlers = { ...bindings.handlers, 'dry.pass': defineStep(() => undefined) } as Record<string, HandlerDefinition>;
+  for (const node of Object.values(partial.nodes)) {
+    if (node.handler !== undefined || (node.kind !== 'step' && node.kind !== 'decision')) continue;
+    if (node.kind === 'step') {
+      nodes[node.id] = 'dry.pass';
+      continue;
+    }
+    const label = branches.get(node.id) ?? node.branches?.[0]?.label;
+    if (label === undefined) throw new InputError(`decision ${node.id} has no labelled branch to take`);
+    handlers[`dry.branch.${node.id}`] = defineDecision([label], () => label);
+    nodes[node.id] = `dry.branch.${node.id}`;
+  }
+  const engine = new Engine({ db: ':memory:', clock: new VirtualClock(Date.now()) });
+  try {
+    const { machine, diagnostics: dryDiagnostics } = engine.deploy(flow, { ...bindings, handlers, nodes } as FlowBindings, { bindingsPath: source });
+    if (machine === undefined) {
+      printBindDiagnostics(file, dryDiagnostics);
+      return EXIT_PROBLEMS;
+    }
+    const id = engine.start(machine.version, { input: inputOf(options), ...(options.start !== undefined && { start: options.start }) });
+    await engine.runUntilIdle();
+    const instance = engine.instance(id)!;
+    output.out(timeline(instance, machine));
+    return instance.status === 'failed' ? EXIT_PROBLEMS : 0;
+  } finally {
+    engine.close();
+  }
 }
 
 async function runWorker(options: WorkerOptions): Promise<number> {

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cases';
 import { hasStackTrace, laneflow } from '../helpers/cli';
@@ -81,6 +81,23 @@ describe('laneflow run / inspect / signal / retry / compile / types', () => {
     const types = laneflow(['types', 'flows/plan-upgrade.flow', '--out', '-']);
     expect(types.status).toBe(0);
     expect(types.stdout).toBe(readFileSync(`${repoRoot}flows/plan-upgrade.flow.d.ts`, 'utf8'));
+  });
+
+  it('simulates a flow without bindings with --dry: steps pass, decisions take --branch, nothing is written', () => {
+    mkdirSync(folder, { recursive: true });
+    const flow = `${folder}unbound-webhook.flow`;
+    writeFileSync(flow, readFileSync(`${repoRoot}flows/webhook-integration.flow`, 'utf8'));
+    const happy = laneflow(['run', flow, '--dry']);
+    expect(happy.status).toBe(0);
+    expect(happy.stdout).toMatch(/status\s+completed/);
+    expect(happy.stdout).toMatch(/n9 Signature valid\?\s+WebhookReceiver\s+dry\.branch\.n9\s+1\s+decided\s+label=Yes/);
+    const rejected = laneflow(['run', flow, '--dry', '--branch', 'Signature valid?=no', '--branch', 'n5=No']);
+    expect(rejected.status).toBe(1);
+    expect(rejected.stdout).toContain('laneflow.LoopExhausted');
+    expect(rejected.stdout.match(/n15 Add to retry queue/g)).toHaveLength(6);
+    const wrong = laneflow(['run', flow, '--dry', '--branch', 'n9=Maybe']);
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toBe('laneflow: --branch n9=Maybe: n9 has the labels "Yes", "No"\n');
   });
 
   it('reports binding errors against the flow with their codes', () => {

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { CompiledFlow } from '../../src/compiler/types';
 import { checkSource } from '../../src/index';
-import { VirtualClock, wallClock } from '../../src/runtime/clock';
+import { VirtualClock, wallClock, type Clock } from '../../src/runtime/clock';
 import { defineBindings, defineDecision } from '../../src/runtime/define';
 import { Engine } from '../../src/runtime/engine';
 import planUpgradeBindings from '../../flows/plan-upgrade.bindings';
@@ -23,7 +23,7 @@ function flowOf(path: string, text?: string): CompiledFlow {
 
 let counter = 0;
 /** An engine on a fresh SQLite file with a virtual clock and seeded ids. */
-function openEngine(name: string, clock = new VirtualClock(T0)): Engine {
+function openEngine(name: string, clock: Clock = new VirtualClock(T0)): Engine {
   mkdirSync(artifacts, { recursive: true });
   const db = `${artifacts}${name}-${process.pid}-${counter++}.db`;
   for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
