@@ -18,7 +18,7 @@ export interface BeginOptions {
   id: string;
   at: number;
   input: JsonObject;
-  /** The start node; may be left out when the machine has one start. */
+  /** The start node's id. */
   start: string;
 }
 
@@ -234,12 +234,12 @@ class Step {
             this.fail(token, node, { name: ENGINE_ERRORS.invalidLabel, message: `decision ${node.id} returned ${returned}; its labels are ${allowed}` }, event.random, true);
             return;
           }
-          this.commitOutcome(token, node, outcome.outbox, 'decided', { label: branch.label });
+          this.recordOutcome(token, node, outcome.outbox, 'decided', { label: branch.label });
           this.follow(token, [branch.to], 0);
           return;
         }
         if (outcome.patch !== undefined) this.snapshot.data = mergePatch(this.snapshot.data, outcome.patch);
-        this.commitOutcome(token, node, outcome.outbox, 'completed', outcome.patch === undefined ? undefined : { patch: outcome.patch });
+        this.recordOutcome(token, node, outcome.outbox, 'completed', outcome.patch === undefined ? undefined : { patch: outcome.patch });
         this.follow(token, node.next, 0);
         return;
       }
@@ -267,7 +267,7 @@ class Step {
     for (const token of s.tokens) if (token.state === 'ready') this.requestRun(token, this.machine.nodes[token.node]!);
   }
 
-  private commitOutcome(token: Token, node: MachineNode, outbox: OutboxEffect[] | undefined, outcome: 'completed' | 'decided', detail: JsonObject | undefined): void {
+  private recordOutcome(token: Token, node: MachineNode, outbox: OutboxEffect[] | undefined, outcome: 'completed' | 'decided', detail: JsonObject | undefined): void {
     this.removeToken(token.id);
     this.journal(token, outcome, detail, node.handler);
     for (const effect of outbox ?? []) this.effects.push({ type: 'outbox', effect });
