@@ -3,6 +3,7 @@
 // never over a node or another label when any spot avoids them, then crossing the fewest
 // lines, then nearest the route's source (a decision's "Yes" belongs next to the decision).
 import { FONT_SIZE } from './shapes';
+import { inflate, touches } from './rect';
 import { LINE_HEIGHT, measureText, round, wrapText } from './text';
 import type { PlacedLabel, Point, Rect, TextLine, TextRole } from './types';
 
@@ -162,20 +163,11 @@ function beside(a: Point, b: Point, t: number, width: number, height: number): R
 }
 
 function touchesOwnSegment(box: Rect, a: Point, b: Point): boolean {
-  return overlaps(box, segmentBox(a, b));
+  return touches(box, segmentBox(a, b));
 }
 
 function segmentBox(a: Point, b: Point): Rect {
   return { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.abs(b.x - a.x), height: Math.abs(b.y - a.y) };
-}
-
-function inflate(box: Rect, by: number): Rect {
-  return { x: box.x - by, y: box.y - by, width: box.width + 2 * by, height: box.height + 2 * by };
-}
-
-/** Closed-interval overlap, so a zero-width segment lying along a box's inside counts. */
-function overlaps(a: Rect, b: Rect): boolean {
-  return a.x <= b.x + b.width && b.x <= a.x + a.width && a.y <= b.y + b.height && b.y <= a.y + a.height;
 }
 
 /** Rectangles bucketed on a coarse grid, so a query looks only at its neighbourhood. */
@@ -194,7 +186,7 @@ class SpatialIndex {
   count(box: Rect): number {
     const seen = new Set<Rect>();
     for (const key of this.keys(box)) {
-      for (const other of this.buckets.get(key) ?? []) if (overlaps(box, other)) seen.add(other);
+      for (const other of this.buckets.get(key) ?? []) if (touches(box, other)) seen.add(other);
     }
     return seen.size;
   }

@@ -4,6 +4,7 @@
 import type { FlowLoop } from '../compiler/types';
 import { measureLabel, positionLabel } from './labels';
 import { FONT_SIZE } from './shapes';
+import { inflate, intersects, union } from './rect';
 import { round } from './text';
 import type { LaidOutLoop, Rect } from './types';
 
@@ -47,18 +48,3 @@ export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<
   };
 }
 
-function union(rects: readonly Rect[]): Rect {
-  const left = Math.min(...rects.map((r) => r.x));
-  const top = Math.min(...rects.map((r) => r.y));
-  const right = Math.max(...rects.map((r) => r.x + r.width));
-  const bottom = Math.max(...rects.map((r) => r.y + r.height));
-  return { x: left, y: top, width: right - left, height: bottom - top };
-}
-
-function inflate(box: Rect, by: number): Rect {
-  return { x: round(box.x - by), y: round(box.y - by), width: round(box.width + 2 * by), height: round(box.height + 2 * by) };
-}
-
-function intersects(a: Rect, b: Rect): boolean {
-  return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
-}

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -6,18 +7,24 @@ export interface RenderPngOptions {
   scale?: number;
 }
 
+// Where Debian (and most Linux systems) keep DejaVu Sans: a regular face covering arrows and
+// symbols. Left to choose among all system fonts, resvg may take a bold or oblique face for a
+// missing glyph and keep it for the rest of the line.
+const FALLBACK_FACE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
+
 /**
  * Rasterises an SVG written by `renderSvg`. Text is drawn with the Open Sans face that svgdom
  * ships, the face the layout measured, so labels fill their shapes as planned; glyphs it lacks
- * come from the system's fonts.
+ * come from DejaVu Sans where it is installed, else from the system's fonts.
  */
 export async function renderPng(svg: string, options: RenderPngOptions = {}): Promise<Uint8Array> {
   const { Resvg } = await import('@resvg/resvg-js');
   const svgdomEntry = createRequire(import.meta.url).resolve('svgdom');
+  const hasFallback = existsSync(FALLBACK_FACE);
   const resvg = new Resvg(svg, {
     font: {
-      fontFiles: [join(dirname(svgdomEntry), 'fonts', 'OpenSans-Regular.ttf')],
-      loadSystemFonts: true,
+      fontFiles: [join(dirname(svgdomEntry), 'fonts', 'OpenSans-Regular.ttf'), ...(hasFallback ? [FALLBACK_FACE] : [])],
+      loadSystemFonts: !hasFallback,
       defaultFontFamily: 'Open Sans',
     },
     fitTo: { mode: 'zoom', value: options.scale ?? 2 },

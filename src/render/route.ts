@@ -6,6 +6,7 @@
 // number) so they stay valid when channels are later widened to fit the routes that share them.
 import type { FlowEdge, Side } from '../compiler/types';
 import { horizontalChannel, type Grid, type GridGeometry } from './grid';
+import { inflate } from './rect';
 import { round } from './text';
 import type { Point, Rect } from './types';
 
@@ -37,7 +38,11 @@ export const NODE_CLEARANCE = 10;
 const BEND_COST = 40;
 /** The cost per pixel of running along a line another route already runs along, off the channels. */
 const OVERLAP_COST = 50;
-/** Columns and lanes searched beyond the edge's own before the whole grid is tried. */
+/**
+ * Columns and lanes searched beyond the span of the edge's own two nodes. The channels around
+ * the two nodes always join them, so a route always exists inside; the margin leaves room for
+ * detours around routes already laid.
+ */
 const WINDOW = 2;
 
 type Axis = 'x' | 'y';
@@ -135,8 +140,7 @@ export function routeEdges(edges: readonly FlowEdge[], grid: Grid, geometry: Gri
   const ports = assignPorts(edges, grid, geometry);
   const occupied = new Map<string, Array<[number, number]>>();
   return edges.map((edge, index) => {
-    const search = (window: number) => searchRoute(edge, ports[index]!, grid, geometry, laneNodes, occupied, window);
-    const points = search(WINDOW) ?? search(Infinity) ?? directRoute(ports[index]!);
+    const points = searchRoute(edge, ports[index]!, grid, geometry, laneNodes, occupied);
     occupy(points, geometry, occupied);
     return { edge, points };
   });
@@ -170,14 +174,6 @@ function occupy(points: readonly RoutePoint[], geometry: GridGeometry, occupied:
   }
 }
 
-/**
- * A last resort that the lattice search never needs in practice (every pair of ports is joined
- * through the channels): the two ports joined by a single bend.
- */
-function directRoute(ports: Ports): RoutePoint[] {
-  return [ports.from, { x: ports.to.x, y: ports.from.y }, ports.to];
-}
-
 function searchRoute(
   edge: FlowEdge,
   { from, to }: Ports,
@@ -185,19 +181,18 @@ function searchRoute(
   geometry: GridGeometry,
   laneNodes: Map<number, string[]>,
   occupied: Map<string, Array<[number, number]>>,
-  window: number,
-): RoutePoint[] | undefined {
+): RoutePoint[] {
   const fromCell = grid.cells.get(edge.from.node)!;
   const toCell = grid.cells.get(edge.to.node)!;
 
-  const firstColumn = Math.max(0, Math.min(fromCell.column, toCell.column) - window);
-  const lastColumn = Math.min(grid.columnCount, Math.max(fromCell.column, toCell.column) + 1 + window);
+  const firstColumn = Math.max(0, Math.min(fromCell.column, toCell.column) - WINDOW);
+  const lastColumn = Math.min(grid.columnCount, Math.max(fromCell.column, toCell.column) + 1 + WINDOW);
   const xs: LatticeLine[] = [from.x, to.x].map((ref) => ({ ref, value: resolveRef(ref, 'x', geometry) }));
   for (let channel = firstColumn; channel <= lastColumn; channel++) {
     xs.push({ ref: { channel }, value: resolveRef({ channel }, 'x', geometry) });
   }
-  const firstLane = Math.max(0, Math.min(fromCell.lane, toCell.lane) - window);
-  const lastLane = Math.min(grid.laneRows.length - 1, Math.max(fromCell.lane, toCell.lane) + window);
+  const firstLane = Math.max(0, Math.min(fromCell.lane, toCell.lane) - WINDOW);
+  const lastLane = Math.min(grid.laneRows.length - 1, Math.max(fromCell.lane, toCell.lane) + WINDOW);
   const ys: LatticeLine[] = [from.y, to.y].map((ref) => ({ ref, value: resolveRef(ref, 'y', geometry) }));
   for (let channel = horizontalChannel(grid, firstLane, 0); channel <= horizontalChannel(grid, lastLane, grid.laneRows[lastLane]!); channel++) {
     ys.push({ ref: { channel }, value: resolveRef({ channel }, 'y', geometry) });
@@ -287,7 +282,7 @@ function searchRoute(
       }
     });
   }
-  if (reached < 0) return undefined;
+  if (reached < 0) throw new Error(`laneflow bug: no route found for edge ${edge.id}, though the channels always join two nodes`);
 
   const path: RoutePoint[] = [];
   for (let state = reached; state >= 0; state = previous[state]!) {
@@ -310,10 +305,6 @@ function dedupe(lines: LatticeLine[]): LatticeLine[] {
 
 function ordered(a: number, b: number): [number, number] {
   return a < b ? [a, b] : [b, a];
-}
-
-function inflate(box: Rect, by: number): Rect {
-  return { x: box.x - by, y: box.y - by, width: box.width + 2 * by, height: box.height + 2 * by };
 }
 
 /**
