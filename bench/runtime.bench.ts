@@ -18,6 +18,7 @@ import type { Bench } from './table';
 const STEPS = 10;
 const INSTANCES = 10_000;
 const SLEEPING = 100_000;
+const ROUNDS = 3;
 const root = fileURLToPath(new URL('..', import.meta.url));
 const folder = `${root}test/artifacts/bench/`;
 
@@ -171,9 +172,16 @@ async function thirtyDaySchedule(): Promise<number> {
 const bench: Bench = async () => {
   // As `laneflow worker` does (src/cli/runtime.ts); XState runs after it in this same process.
   setFlagsFromString('--max-semi-space-size=64');
-  const laneflow = await durable();
-  const xstate = xstateInMemory();
-  const raw = rawInsert(laneflow.db);
+  // The machine is shared, so each of the three is measured in turn three times, and each keeps its best.
+  let laneflow = await durable();
+  let xstate = xstateInMemory();
+  let raw = rawInsert(laneflow.db);
+  for (let round = 1; round < ROUNDS; round++) {
+    const again = await durable();
+    if (again.stepsPerSecond > laneflow.stepsPerSecond) laneflow = again;
+    xstate = Math.max(xstate, xstateInMemory());
+    raw = Math.max(raw, rawInsert(again.db));
+  }
   const memory = sleepingMemory();
   const thirtyDays = await thirtyDaySchedule();
   const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} steps/s`;
@@ -188,7 +196,7 @@ const bench: Bench = async () => {
       { measure: '30-day daily schedule on the virtual clock', laneflow: `${thirtyDays.toFixed(0)} ms`, target: '< 1000 ms', met: thirtyDays < 1000 },
     ],
     notes: [
-      `Durable: WAL, synchronous=NORMAL (a commit survives a crash of the process), group commit of up to 1,000 instances' steps per transaction; each step writes its journal row and its instance's snapshot. The run took ${laneflow.seconds.toFixed(2)} s after the instances were started.`,
+      `Durable: WAL, synchronous=NORMAL (a commit survives a crash of the process), group commit of up to 1,000 instances' steps per transaction; each step writes its journal row and its instance's snapshot. The best of ${ROUNDS} runs took ${laneflow.seconds.toFixed(2)} s after the instances were started.`,
       'XState: createActor(machine).start() and ten NEXT events per instance, nothing persisted. Both run with a 64 MB V8 young generation, as laneflow worker sets for itself.',
       'Raw: the run\'s journal rows and one instance-row update per step, replayed with prepared statements (one statement per row), 1,000 steps per transaction, same schema and pragmas.',
     ],
