@@ -273,7 +273,8 @@ async function runWorker(options: WorkerOptions): Promise<number> {
       output.err(`laneflow worker ${process.pid}: running due work from ${options.db}\n`);
       try {
         const summary = await engine.work(stop.signal);
-        output.err(`laneflow worker ${process.pid}: stopped after ${summary.steps} steps; ${summary.finished} instances finished\n`);
+        const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+        output.err(`laneflow worker ${process.pid}: stopped after ${plural(summary.steps, 'step')}; ${plural(summary.finished, 'instance')} finished\n`);
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
