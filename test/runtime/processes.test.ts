@@ -224,7 +224,7 @@ describe('worker processes', () => {
     await waitFor(() => query<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM instances WHERE lease_owner IS NOT NULL')[0]!.n > 0, 10_000, 'a claim');
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    expect(first.log()).toMatch(/stopped after \d+ steps/);
+    expect(first.log()).toMatch(/stopped after \d+ steps?;/);
     const afterStop = query<{ node: string; outcome: string }>(db, "SELECT j.node, j.outcome FROM journal j JOIN instances i ON i.seq = j.instance WHERE i.id = ? AND j.outcome != 'started'", id);
     expect(afterStop[0]).toEqual({ node: 'n2', outcome: 'completed' });
     expect(query(db, 'SELECT id FROM instances WHERE lease_owner IS NOT NULL')).toEqual([]);
