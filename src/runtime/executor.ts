@@ -184,7 +184,7 @@ export class Executor {
         const asked: RunRequest[] = [];
         if (runs.length > 0 && !this.stopping) {
           const before = snapshot;
-          const results = runs.map((run) => this.runHandler(loaded!, before, run, loadError));
+          const results = runs.map((run) => this.runHandler(loaded!, before, run));
           const outcomes = results.some(isPromiseLike) ? await Promise.all(results) : (results as HandlerOutcome[]);
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
@@ -193,7 +193,8 @@ export class Executor {
           }
           this.steps += runs.length;
         }
-        runs = asked;
+        // Nothing asked but something ready (never expected): a wake next round finds it.
+        runs = asked.length > 0 ? asked : undefined;
         const now = clock.now();
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
@@ -213,12 +214,10 @@ export class Executor {
     }
   }
 
-  private runHandler(loaded: LoadedMachine, snapshot: Snapshot, run: RunRequest, loadError: ErrorInfo | undefined): Promise<HandlerOutcome> | HandlerOutcome {
+  private runHandler(loaded: LoadedMachine, snapshot: Snapshot, run: RunRequest): Promise<HandlerOutcome> | HandlerOutcome {
     const { machine, registry } = loaded;
     const handler = registry.get(run.handler);
-    if (handler === undefined) {
-      return failed(loadError ?? { name: ENGINE_ERRORS.handlerNotFound, message: `no handler named "${run.handler}" is registered` });
-    }
+    if (handler === undefined) return failed({ name: ENGINE_ERRORS.handlerNotFound, message: `no handler named "${run.handler}" is registered` });
     const node = machine.nodes[run.node]!;
     const loop = node.loop === undefined ? undefined : machine.loops[node.loop];
     const lane = machine.lanes.find((l) => l.id === node.lane) ?? { id: node.lane, label: node.lane };
