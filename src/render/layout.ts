@@ -69,10 +69,10 @@ function draw(
     }));
     return { id: lane.id, label: lane.label, band, header, lines };
   });
-  const laneOf = new Map(flow.nodes.map((node) => [node.id, node.lane]));
-  const loops = flow.loops.map((loop) => frameLoop(loop, geometry.boxes, laneOf));
-
   const points = routes.map((route, index) => realizeRoute(route, tracks.offsets[index]!, geometry));
+  const laneOf = new Map(flow.nodes.map((node) => [node.id, node.lane]));
+  const loops = flow.loops.map((loop) => frameLoop(loop, geometry.boxes, laneOf, points));
+
   const outside: Rect[] = [
     { x: -1000, y: -1000, width: HEADER_WIDTH + 1000, height: geometry.height + 2000 },
     { x: geometry.width, y: -1000, width: 1000, height: geometry.height + 2000 },

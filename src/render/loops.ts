@@ -1,12 +1,12 @@
 // Loop frames: a dashed frame around a loop's members in each lane they occupy, with the loop's
-// text above the first frame. A frame that would also enclose a node outside the loop is
+// text beside the highest frame, where it crosses the fewest edges. A frame that would also enclose a node outside the loop is
 // replaced by one marker frame per member, so no frame ever claims a node it does not hold.
 import type { FlowLoop } from '../compiler/types';
 import { measureLabel, positionLabel } from './labels';
 import { FONT_SIZE } from './shapes';
-import { inflate, intersects, union } from './rect';
+import { inflate, intersects, touches, union } from './rect';
 import { round } from './text';
-import type { LaidOutLoop, Rect } from './types';
+import type { LaidOutLoop, Point, Rect } from './types';
 
 /** How far a loop frame stands off its nodes. */
 export const LOOP_PADDING = 8;
@@ -17,7 +17,7 @@ export function loopText(loop: FlowLoop): string {
   return `loop: ${loop.condition}`;
 }
 
-export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<string, string>): LaidOutLoop {
+export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<string, string>, routes: readonly Point[][]): LaidOutLoop {
   const byLane = new Map<string, string[]>();
   for (const id of loop.nodes) byLane.set(laneOf.get(id)!, [...(byLane.get(laneOf.get(id)!) ?? []), id]);
   const members = new Set(loop.nodes);
@@ -28,17 +28,22 @@ export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<
   });
   const text = loopText(loop);
   const measured = measureLabel(text, 'loop', FONT_SIZE.loop);
-  // Above the highest frame is the room kept for the text; where it would still touch a node,
-  // its other corner, or below the lowest frame.
+  // Above the highest frame is the room kept for the text: slide it along the frame's top to
+  // where the fewest edges cross it; below the lowest frame only if every spot above touches a node.
   const highest = [...frames].sort((a, b) => a.y - b.y || a.x - b.x)[0]!;
   const lowest = [...frames].sort((a, b) => b.y + b.height - (a.y + a.height) || a.x - b.x)[0]!;
+  const slide = Math.max(0, highest.width - measured.width);
   const spots = [
-    { x: highest.x, y: highest.y - measured.height - 1 },
-    { x: highest.x + highest.width - measured.width, y: highest.y - measured.height - 1 },
-    { x: lowest.x, y: lowest.y + lowest.height + 1 },
+    ...[0, 1, 0.5, 0.25, 0.75].map((t) => ({ x: round(highest.x + t * slide), y: round(highest.y - measured.height - 1) })),
+    { x: lowest.x, y: round(lowest.y + lowest.height + 1) },
   ];
-  const free = spots.find((spot) => outsiders.every((box) => !intersects({ ...spot, width: measured.width, height: measured.height }, box)));
-  const spot = free ?? spots[0]!;
+  const nodes = [...boxes.values()];
+  const scored = spots.map((spot, rank) => {
+    const box = { ...spot, width: measured.width, height: measured.height };
+    const blocked = nodes.some((node) => intersects(box, node));
+    return { spot, score: (blocked ? 1000 : 0) + crossings(box, routes) * 10 + rank };
+  });
+  const spot = scored.reduce((best, next) => (next.score < best.score ? next : best)).spot;
   return {
     id: loop.id,
     condition: loop.condition,
@@ -48,3 +53,16 @@ export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<
   };
 }
 
+
+function crossings(box: Rect, routes: readonly Point[][]): number {
+  let count = 0;
+  for (const points of routes) {
+    for (let index = 0; index + 1 < points.length; index++) {
+      const a = points[index]!;
+      const b = points[index + 1]!;
+      const segment = { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.abs(a.x - b.x), height: Math.abs(a.y - b.y) };
+      if (touches(box, segment)) count++;
+    }
+  }
+  return count;
+}
