@@ -30,8 +30,9 @@ function parseXml(xml: string): XmlElement[] {
 
 describe('renderSvg', () => {
   for (const { name, path } of RENDER_CASES) {
-    it(`draws ${name} as its golden`, async () => {
+    it(`draws ${name} as well-formed XML, as its golden`, async () => {
       const svg = await renderSvg(await layout(compileCase(path)));
+      expect(parseXml(svg)[0]!.name).toBe('svg');
       expectGolden(`test/testdata/svg/${name}.exp.svg`, svg);
     });
   }
