@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { DEFAULT_RETRY } from '../compiler/bind';
 import type { BindingSpec, NodeBindingSpec, RetryPolicy } from '../compiler/types';
 import { InputError } from '../lib/files';
-import { BUILTIN_PACKS } from './builtins';
+import { BUILTIN_PACKS, CATALOG_ONLY, type PackEnvironment } from './builtins';
 import type { AnyFlow, CatchInput, Duration, FlowBindings, HandlerDefinition, RetryInput } from './define';
 import { durationMs } from './duration';
 import { HandlerRegistry, type HandlerFunction } from './registry';
@@ -54,11 +54,12 @@ export async function loadBindingsModule(path: string): Promise<FlowBindings> {
 /**
  * Turns bindings into plain data for the binder and a registry for the executor: the built-in
  * packs, the module's packs and handlers, and one inline handler per function bound to a node
- * (named `inline:<key>`, the same in every process that loads the module).
+ * (named `inline:<key>`, the same in every process that loads the module). Without an engine's
+ * `environment` the built-in handlers are only listed, for checking.
  */
-export function readBindings(bindings: FlowBindings<AnyFlow, unknown>, source: string): LoadedBindings {
+export function readBindings(bindings: FlowBindings<AnyFlow, unknown>, source: string, environment: PackEnvironment = CATALOG_ONLY): LoadedBindings {
   const registry = new HandlerRegistry();
-  for (const pack of [...BUILTIN_PACKS, ...(bindings.packs ?? [])]) registry.use(pack);
+  for (const pack of [...BUILTIN_PACKS.map((build) => build(environment)), ...(bindings.packs ?? [])]) registry.use(pack);
   for (const [name, handler] of Object.entries(bindings.handlers ?? {})) registry.register(name, handler);
 
   const nodes: NodeBindingSpec[] = [];

@@ -6,6 +6,7 @@ import type { CompiledFlow, Machine } from '../compiler/types';
 import type { Diagnostic } from '../lib/diagnostics';
 import { InputError } from '../lib/files';
 import { loadBindingsModule, readBindings } from './bindings';
+import type { PackEnvironment } from './builtins';
 import { wallClock, type Clock } from './clock';
 import { begin, nextWake, transition } from './core';
 import type { AnyFlow, FlowBindings, FlowShape } from './define';
@@ -54,10 +55,12 @@ export class Engine {
   private readonly executor: Executor;
   private readonly loaded = new Map<string, Promise<LoadedMachine>>();
   private readonly newId: () => string;
+  private readonly packEnvironment: PackEnvironment;
 
   constructor(options: EngineOptions) {
     this.clock = options.clock ?? wallClock;
     this.store = new SqliteStore(options.db, options);
+    this.packEnvironment = { database: () => this.store.database, clock: this.clock };
     this.newId = options.newId ?? (() => newInstanceId(this.clock.now()));
     this.executor = new Executor({
       store: this.store,
@@ -79,7 +82,7 @@ export class Engine {
     const source = options.bindingsPath ?? 'the bindings';
     // The flow's generated types checked keys and labels at compile time; at run time every
     // binding module is read alike, and `bind` checks it against the flow itself.
-    const { spec, registry } = readBindings(bindings as unknown as FlowBindings<AnyFlow, unknown>, source);
+    const { spec, registry } = readBindings(bindings as unknown as FlowBindings<AnyFlow, unknown>, source, this.packEnvironment);
     const { machine, diagnostics } = bind(flow, spec, registry.catalog(), options);
     if (machine === undefined) return { diagnostics };
     this.store.saveMachine(machine, options.bindingsPath === undefined ? null : resolve(options.bindingsPath), this.clock.now());
@@ -188,7 +191,7 @@ export class Engine {
         if (stored === undefined) throw new Error(`machine ${version} is not in the database`);
         if (stored.bindings === null) return { machine: stored.machine, registry: new HandlerRegistry() };
         const bindings = await loadBindingsModule(stored.bindings);
-        return { machine: stored.machine, registry: readBindings(bindings as FlowBindings<AnyFlow, unknown>, stored.bindings).registry };
+        return { machine: stored.machine, registry: readBindings(bindings as FlowBindings<AnyFlow, unknown>, stored.bindings, this.packEnvironment).registry };
       })();
       this.loaded.set(version, loading);
     }

@@ -140,12 +140,15 @@ function openDatabase(path: string): BetterSqlite3.Database {
 }
 
 export class SqliteStore {
+  /** The connection, shared with the built-in packs, whose tables live in the same file. */
+  readonly database: BetterSqlite3.Database;
   private readonly db: BetterSqlite3.Database;
   private readonly statements;
 
   constructor(path: string, options: StoreOptions = {}) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     this.db = openDatabase(path);
+    this.database = this.db;
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 10000');
