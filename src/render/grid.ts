@@ -9,6 +9,7 @@ import type { Columns } from './elk';
 import type { SizedNode } from './shapes';
 import { evenCeil, round } from './text';
 import type { Rect } from './types';
+import { append } from './multimap';
 
 export interface Cell {
   column: number;
@@ -79,7 +80,7 @@ export function assignCells(flow: CompiledFlow, columns: Columns, sizes: Map<str
     const byLane = new Map<number, string[]>();
     for (const id of ids) {
       const lane = nodeLane.get(id)!;
-      byLane.set(lane, [...(byLane.get(lane) ?? []), id]);
+      append(byLane, lane, id);
     }
     for (const [lane, members] of byLane) {
       // A node reached from a node of its own lane wants that node's row, one lower when the

@@ -4,7 +4,7 @@ import { assignCells, horizontalChannel, horizontalChannelCount, HEADER_WIDTH, m
 import { measureLabel, placeEdgeLabels, LABEL_PADDING } from './labels';
 import { layeringInput } from './layering';
 import { frameLoop, LOOP_LABEL_ROOM } from './loops';
-import { resolveRef, routeEdges, type SymbolicRoute } from './route';
+import { routeEdges, routeRuns, type SymbolicRoute } from './route';
 import { centredLines, FONT_SIZE, sizeNode } from './shapes';
 import { wrapText } from './text';
 import { assignTracks, channelSizeFor, realizeRoute, type TrackAssignment } from './tracks';
@@ -33,13 +33,14 @@ export async function layout(flow: CompiledFlow): Promise<LaidOutDiagram> {
     vertical: minimum.vertical.map((size, index) => Math.max(size, channelSizeFor(tracks.verticalTracks[index]!))),
     horizontal: minimum.horizontal.map((size, index) => Math.max(size, channelSizeFor(tracks.horizontalTracks[index]!))),
   };
-  reserveLabelRoom(routes, grid, provisional, channels);
+  reserveLabelRoom(routes, grid, channels);
   // Routes are symbolic, so widening a channel moves them along; a label with no free spot
   // beside its route widens the channel its route runs longest in, and the drawing is redone.
   for (let attempt = 0; ; attempt++) {
     const drawing = draw(flow, grid, routes, tracks, channels);
     if (drawing.crowded.length === 0 || attempt === MAX_WIDENINGS) return drawing.diagram;
-    for (const id of drawing.crowded) widenForLabel(routes.find((route) => route.edge.id === id)!, grid, provisional, channels);
+    const crowded = new Set(drawing.crowded);
+    for (const route of routes) if (crowded.has(route.edge.id)) widenForLabel(route, grid, provisional, channels);
   }
 }
 
@@ -73,6 +74,7 @@ function draw(
   const laneOf = new Map(flow.nodes.map((node) => [node.id, node.lane]));
   const loops = flow.loops.map((loop) => frameLoop(loop, geometry.boxes, laneOf, points));
 
+  // Labels stay off the lane headers and inside the diagram.
   const outside: Rect[] = [
     { x: -1000, y: -1000, width: HEADER_WIDTH + 1000, height: geometry.height + 2000 },
     { x: geometry.width, y: -1000, width: 1000, height: geometry.height + 2000 },
@@ -114,16 +116,10 @@ function draw(
 function widenForLabel(route: SymbolicRoute, grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
   const label = measureLabel(route.edge.label ?? '', 'edge', FONT_SIZE.edge);
   let longest: { vertical: boolean; channel: number; length: number } | undefined;
-  for (let index = 0; index + 1 < route.points.length; index++) {
-    const a = route.points[index]!;
-    const b = route.points[index + 1]!;
-    const vertical = resolveRef(a.x, 'x', geometry) === resolveRef(b.x, 'x', geometry);
-    const ref = vertical ? a.x : a.y;
-    if (!('channel' in ref)) continue;
-    const length = vertical
-      ? Math.abs(resolveRef(a.y, 'y', geometry) - resolveRef(b.y, 'y', geometry))
-      : Math.abs(resolveRef(a.x, 'x', geometry) - resolveRef(b.x, 'x', geometry));
-    if (longest === undefined || length > longest.length) longest = { vertical, channel: ref.channel, length };
+  for (const run of routeRuns(route.points, geometry)) {
+    if (!('channel' in run.line)) continue;
+    const length = run.high - run.low;
+    if (longest === undefined || length > longest.length) longest = { vertical: run.vertical, channel: run.line.channel, length };
   }
   const from = grid.cells.get(route.edge.from.node)!;
   if (longest === undefined) {
@@ -164,7 +160,7 @@ function minimumChannels(flow: CompiledFlow, grid: Grid): ChannelSizes {
  * fan-out, whose shared trunk would leave the label ambiguous (the gap between trunk and
  * target, half the channel, as the trunk's tracks are centred).
  */
-function reserveLabelRoom(routes: readonly SymbolicRoute[], grid: Grid, geometry: GridGeometry, channels: ChannelSizes): void {
+function reserveLabelRoom(routes: readonly SymbolicRoute[], grid: Grid, channels: ChannelSizes): void {
   const outgoing = new Map<string, number>();
   for (const route of routes) {
     const key = `${route.edge.from.node}.${route.edge.from.side}`;
@@ -177,11 +173,9 @@ function reserveLabelRoom(routes: readonly SymbolicRoute[], grid: Grid, geometry
     const fromCell = grid.cells.get(route.edge.from.node)!;
     const toCell = grid.cells.get(route.edge.to.node)!;
     if (route.points.length === 2) {
-      const from = geometry.boxes.get(route.edge.from.node)!;
-      const to = geometry.boxes.get(route.edge.to.node)!;
       if (fromCell.lane === toCell.lane && fromCell.row === toCell.row) {
         const channel = Math.min(fromCell.column, toCell.column) + 1;
-        channels.vertical[channel] = Math.max(channels.vertical[channel]!, Math.abs(from.x - to.x) < 1 ? 0 : width);
+        channels.vertical[channel] = Math.max(channels.vertical[channel]!, width);
       } else if (fromCell.column === toCell.column) {
         const upper = fromCell.lane < toCell.lane || (fromCell.lane === toCell.lane && fromCell.row < toCell.row) ? fromCell : toCell;
         const channel = horizontalChannel(grid, upper.lane, upper.row + 1);

@@ -7,6 +7,7 @@ import { FONT_SIZE } from './shapes';
 import { inflate, intersects, touches, union } from './rect';
 import { round } from './text';
 import type { LaidOutLoop, Point, Rect } from './types';
+import { append } from './multimap';
 
 /** How far a loop frame stands off its nodes. */
 export const LOOP_PADDING = 8;
@@ -19,7 +20,7 @@ export function loopText(loop: FlowLoop): string {
 
 export function frameLoop(loop: FlowLoop, boxes: Map<string, Rect>, laneOf: Map<string, string>, routes: readonly Point[][]): LaidOutLoop {
   const byLane = new Map<string, string[]>();
-  for (const id of loop.nodes) byLane.set(laneOf.get(id)!, [...(byLane.get(laneOf.get(id)!) ?? []), id]);
+  for (const id of loop.nodes) append(byLane, laneOf.get(id)!, id);
   const members = new Set(loop.nodes);
   const outsiders = [...boxes].filter(([id]) => !members.has(id)).map(([, box]) => box);
   const frames = [...byLane.values()].flatMap((ids) => {

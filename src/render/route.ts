@@ -9,6 +9,7 @@ import { horizontalChannel, type Grid, type GridGeometry } from './grid';
 import { inflate } from './rect';
 import { round } from './text';
 import type { Point, Rect } from './types';
+import { append } from './multimap';
 
 /**
  * Where a route coordinate comes from: a channel's centre line, or a point across a node's box:
@@ -87,7 +88,7 @@ function assignPorts(edges: readonly FlowEdge[], grid: Grid, geometry: GridGeome
     for (const end of ['from', 'to'] as const) {
       const key = `${edge[end].node}.${edge[end].side}`;
       const groups = sides.get(key) ?? new Map<'from' | 'to', number[]>();
-      groups.set(end, [...(groups.get(end) ?? []), index]);
+      append(groups, end, index);
       sides.set(key, groups);
     }
   });
@@ -134,9 +135,28 @@ export function resolveRef(ref: CoordinateRef, axis: Axis, geometry: GridGeometr
   return round(start + size * ref.fraction + ref.offset);
 }
 
+/** One straight run of a route: the line it runs along, and how far along that line. */
+export interface RouteRun {
+  segment: number;
+  vertical: boolean;
+  line: CoordinateRef;
+  low: number;
+  high: number;
+}
+
+export function routeRuns(points: readonly RoutePoint[], geometry: GridGeometry): RouteRun[] {
+  const at = points.map((point) => ({ x: resolveRef(point.x, 'x', geometry), y: resolveRef(point.y, 'y', geometry) }));
+  return at.slice(1).map((b, segment) => {
+    const a = at[segment]!;
+    const vertical = a.x === b.x;
+    const [low, high] = vertical ? ordered(a.y, b.y) : ordered(a.x, b.x);
+    return { segment, vertical, line: vertical ? points[segment]!.x : points[segment]!.y, low, high };
+  });
+}
+
 export function routeEdges(edges: readonly FlowEdge[], grid: Grid, geometry: GridGeometry): SymbolicRoute[] {
   const laneNodes = new Map<number, string[]>();
-  for (const [id, cell] of grid.cells) laneNodes.set(cell.lane, [...(laneNodes.get(cell.lane) ?? []), id]);
+  for (const [id, cell] of grid.cells) append(laneNodes, cell.lane, id);
   const ports = assignPorts(edges, grid, geometry);
   const occupied = new Map<string, Array<[number, number]>>();
   return edges.map((edge, index) => {
@@ -170,7 +190,7 @@ function occupy(points: readonly RoutePoint[], geometry: GridGeometry, occupied:
     const axis: Axis = vertical ? 'y' : 'x';
     const [aValue, bValue] = [resolveRef(vertical ? a.y : a.x, axis, geometry), resolveRef(vertical ? b.y : b.x, axis, geometry)];
     const interval = ordered(reach(vertical ? a.y : a.x, axis, bValue), reach(vertical ? b.y : b.x, axis, aValue));
-    occupied.set(key, [...(occupied.get(key) ?? []), interval]);
+    append(occupied, key, interval);
   }
 }
 

@@ -4,9 +4,10 @@
 // port or enter the same port, where running together reads as one branching line), and the
 // channel is made wide enough for its tracks.
 import type { GridGeometry } from './grid';
-import { resolveRef, type SymbolicRoute } from './route';
+import { resolveRef, routeRuns, type SymbolicRoute } from './route';
 import { round } from './text';
 import type { Point } from './types';
+import { append } from './multimap';
 
 /** The distance between two parallel routes in a channel. */
 export const TRACK_SPACING = 10;
@@ -43,20 +44,15 @@ export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeo
     const points = resolved[routeIndex]!;
     const fromNet = `from ${points[0]!.x},${points[0]!.y}`;
     const toNet = `to ${points[points.length - 1]!.x},${points[points.length - 1]!.y}`;
-    for (let segment = 0; segment + 1 < points.length; segment++) {
-      const a = points[segment]!;
-      const b = points[segment + 1]!;
-      const isVertical = a.x === b.x;
-      const ref = isVertical ? route.points[segment]!.x : route.points[segment]!.y;
+    for (const { segment, vertical: isVertical, line: ref, low, high } of routeRuns(route.points, geometry)) {
       if (!('channel' in ref)) continue;
-      const [low, high] = isVertical ? [Math.min(a.y, b.y), Math.max(a.y, b.y)] : [Math.min(a.x, b.x), Math.max(a.x, b.x)];
       // A segment next to both ends joins the bigger bundle: a fan-out's, or a fan-in's.
       const nearFrom = segment === 1;
       const nearTo = segment === points.length - 3;
       const net =
         nearFrom && (!nearTo || sharing.get(fromNet)! >= sharing.get(toNet)!) ? fromNet : nearTo ? toNet : `edge ${route.edge.id}#${segment}`;
       const channels = isVertical ? vertical : horizontal;
-      channels.set(ref.channel, [...(channels.get(ref.channel) ?? []), { route: routeIndex, segment, low, high, net }]);
+      append(channels, ref.channel, { route: routeIndex, segment, low, high, net });
     }
   });
   const offsets = routes.map((route) => route.points.map(() => 0));
