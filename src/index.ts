@@ -20,6 +20,9 @@ export interface CheckResult extends CompileResult {
 /** Parses and validates a .flow text: every diagnostic of both stages, and the flow if it has no errors. */
 export function checkSource(path: string, text: string): CheckResult {
   const parsed = parse(path, text);
+  // A parse stopped at the error limit saw only part of the file: validating that part would
+  // report the unread rest as missing.
+  if (parsed.diagnostics.some((d) => d.code === 'FZ107')) return { ast: parsed.ast, diagnostics: parsed.diagnostics };
   const compiled = compile(parsed.ast);
   const diagnostics = sortDiagnostics([...parsed.diagnostics, ...compiled.diagnostics]);
   const hasParseErrors = parsed.diagnostics.some((d) => d.severity === 'error');

@@ -33,6 +33,7 @@ export const DIAGNOSTIC_CODES = {
   FZ104: { severity: 'error', summary: 'stray closing brace' },
   FZ105: { severity: 'error', summary: 'node declared outside a lane' },
   FZ106: { severity: 'error', summary: 'unterminated loop condition' },
+  FZ107: { severity: 'error', summary: 'too many errors: checking stopped' },
   FZ201: { severity: 'error', summary: 'unknown shape' },
   FZ202: { severity: 'error', summary: 'unknown handle side' },
   FZ203: { severity: 'error', summary: 'duplicate node id' },

@@ -15,6 +15,7 @@ export function parse(path: string, text: string): ParseResult {
   const source = stripBom(text);
   const builder = new AstBuilder(path, source);
   for (const chunk of chunksOf(source)) {
+    if (builder.stopped) break;
     const lexed = flowLexer.tokenize(chunk.text);
     for (const error of lexed.errors) {
       const start = { line: error.line! + chunk.line - 1, column: error.column!, offset: error.offset + chunk.offset };
@@ -29,6 +30,7 @@ export function parse(path: string, text: string): ParseResult {
     }
     let commentIndex = 0;
     for (const line of splitLines(lexed.tokens)) {
+      if (builder.stopped) break;
       const first = line[0]!;
       while (commentIndex < comments.length && comments[commentIndex]!.startLine! <= first.startLine!) {
         builder.comment(comments[commentIndex]!);
@@ -79,6 +81,12 @@ function* splitLines(tokens: IToken[]): Generator<IToken[]> {
 
 type Item = NodeDecl | Edge | Loop;
 
+/**
+ * Past this many errors a file is not a flow with mistakes but something else (a binary, a
+ * paste gone wrong): checking stops, as clang's error limit does, so the answer stays quick.
+ */
+export const MAX_ERRORS = 1000;
+
 class AstBuilder {
   private readonly diagnostics: Diagnostic[] = [];
   private readonly file: FlowFile;
@@ -89,8 +97,19 @@ class AstBuilder {
     this.file = { path, lanes: [], nodes: [], edges: [], loops: [], trailingComments: [], range: wholeText(source) };
   }
 
+  /** True once MAX_ERRORS errors have been reported: the rest of the file is not read. */
+  stopped = false;
+  private errors = 0;
+
   report(d: Diagnostic): void {
+    if (this.stopped) return;
     this.diagnostics.push(d);
+    if (d.severity === 'error' && ++this.errors === MAX_ERRORS) {
+      this.stopped = true;
+      this.diagnostics.push(
+        diagnostic('FZ107', `too many errors: stopped checking after ${MAX_ERRORS}, at line ${d.range.start.line}`, d.range),
+      );
+    }
   }
 
   comment(token: IToken): void {
@@ -129,7 +148,7 @@ class AstBuilder {
   }
 
   finish(): ParseResult {
-    if (this.openLane !== undefined) {
+    if (this.openLane !== undefined && !this.stopped) {
       const lane = this.openLane;
       this.report(
         diagnostic('FZ103', `lane \`${lane.id}\` is never closed: add \`}\` after its last line`, lane.idRange),

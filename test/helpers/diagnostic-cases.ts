@@ -23,6 +23,7 @@ export const diagnosticCases: Record<FlowDiagnosticCode, DiagnosticCase> = {
   FZ104: { source: lane(startEnd + '  n1 -> n2') + '}\n', at: [6, 1], says: 'no lane is open' },
   FZ105: { source: lane(startEnd + '  n1 -> n2') + 'n3: rectangle label:"Lost"\n', at: [6, 1], says: 'outside any lane' },
   FZ106: { source: lane(startEnd + '  n1 -> n2\n  loop [forever n1 n2'), at: [5, 8], says: 'loop condition is not closed' },
+  FZ107: { source: '{\n'.repeat(1200), at: [1000, 1], says: 'too many errors: stopped checking after 1000, at line 1000' },
   FZ201: { source: lane('  n1: circle label:"Start"\n  n2: rect label:"Do"\n  n3: circle label:"End"\n  n1 -> n2\n  n2 -> n3'), at: [3, 7], says: 'unknown shape `rect`: expected one of circle, rectangle, diamond, taskbox (did you mean `rectangle`?)' },
   FZ202: { source: lane(startEnd + '  n1.handle(rigth) -> n2.handle(left)'), at: [4, 13], says: 'did you mean `right`?' },
   FZ203: { source: lane(startEnd + '  n1: rectangle label:"Again"\n  n1 -> n2'), at: [4, 3], says: 'duplicate node id `n1`: already declared in lane `Main` on line 2' },
