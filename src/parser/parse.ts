@@ -1,6 +1,6 @@
 import type { IToken } from 'chevrotain';
 import { diagnostic, sortDiagnostics, spanning, type Diagnostic, type Range } from '../lib/diagnostics';
-import { stripBom } from '../lib/text';
+import { countLineBreaks, stripBom } from '../lib/text';
 import { parseStatement, tokenRange } from './grammar';
 import { Newline, UnterminatedString, flowLexer } from './tokens';
 import type { Attribute, Edge, EdgeEnd, FlowFile, Lane, Loop, NodeDecl, NodeRef, ParseResult } from './types';
@@ -61,7 +61,7 @@ function* chunksOf(source: string): Generator<{ text: string; offset: number; li
     }
     const text = source.slice(offset, end);
     yield { text, offset, line };
-    line += text.match(/\r\n|\r|\n/g)?.length ?? 0;
+    line += countLineBreaks(text);
     offset = end;
   } while (offset < source.length);
 }
@@ -265,7 +265,7 @@ function endOfLine(tokens: IToken[]): Range {
 
 function wholeText(source: string): Range {
   const lastBreak = Math.max(source.lastIndexOf('\n'), source.lastIndexOf('\r'));
-  const lines = 1 + (source.match(/\r\n|\r|\n/g)?.length ?? 0);
+  const lines = 1 + countLineBreaks(source);
   return {
     start: { line: 1, column: 1, offset: 0 },
     end: { line: lines, column: source.length - lastBreak, offset: source.length },
