@@ -57,6 +57,8 @@ export function placeEdgeLabels(
 ): { placed: Map<string, PlacedLabel>; crowded: string[] } {
   const hard = new SpatialIndex();
   obstacles.forEach((box) => hard.add(inflate(box, 2)));
+  // A label's backing would hide an arrowhead under it.
+  for (const points of routes) hard.add(arrowheadBox(points[points.length - 2]!, points[points.length - 1]!));
   const lines = new SpatialIndex();
   for (const points of routes) {
     for (let index = 0; index + 1 < points.length; index++) lines.add(segmentBox(points[index]!, points[index + 1]!));
@@ -160,6 +162,18 @@ function beside(a: Point, b: Point, t: number, width: number, height: number): R
     { x: x + LABEL_GAP, y: y - height / 2, width, height },
     { x: x - LABEL_GAP - width, y: y - height / 2, width, height },
   ];
+}
+
+/** The area an arrowhead covers at the end of a route, with a little room around it. */
+function arrowheadBox(before: Point, tip: Point): Rect {
+  const length = 12;
+  const half = 7;
+  if (before.y === tip.y) {
+    const x = before.x < tip.x ? tip.x - length : tip.x;
+    return { x, y: tip.y - half, width: length, height: 2 * half };
+  }
+  const y = before.y < tip.y ? tip.y - length : tip.y;
+  return { x: tip.x - half, y, width: 2 * half, height: length };
 }
 
 function touchesOwnSegment(box: Rect, a: Point, b: Point): boolean {

@@ -28,6 +28,11 @@ interface ChannelSegment {
   low: number;
   high: number;
   net: string;
+  /**
+   * Where the route goes at the segment's two ends: -1 for each end that turns towards the
+   * channel's lower coordinate (up, or left), +1 towards the higher.
+   */
+  turns: number;
 }
 
 export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeometry): TrackAssignment {
@@ -51,15 +56,21 @@ export function assignTracks(routes: readonly SymbolicRoute[], geometry: GridGeo
       const nearTo = segment === points.length - 3;
       const net =
         nearFrom && (!nearTo || sharing.get(fromNet)! >= sharing.get(toNet)!) ? fromNet : nearTo ? toNet : `edge ${route.edge.id}#${segment}`;
+      const across = (from: number, to: number) => {
+        const [a, b] = [points[from], points[to]];
+        if (a === undefined || b === undefined) return 0;
+        return Math.sign(isVertical ? b.x - a.x : b.y - a.y);
+      };
+      const turns = across(segment, segment - 1) + across(segment + 1, segment + 2);
       const channels = isVertical ? vertical : horizontal;
-      append(channels, ref.channel, { route: routeIndex, segment, low, high, net });
+      append(channels, ref.channel, { route: routeIndex, segment, low, high, net, turns });
     }
   });
   const offsets = routes.map((route) => route.points.map(() => 0));
   const trackCounts = (channels: Map<number, ChannelSegment[]>, count: number) => {
     const tracks = Array.from({ length: count }, () => 1);
     for (const [channel, segments] of channels) {
-      const assigned = colour(segments);
+      const assigned = orderTracks(segments, colour(segments));
       const used = Math.max(...assigned) + 1;
       tracks[channel] = used;
       segments.forEach((segment, index) => {
@@ -92,6 +103,27 @@ function colour(segments: readonly ChannelSegment[]): number[] {
     assigned[index] = track;
   }
   return assigned;
+}
+
+/**
+ * Puts the tracks in the order that crosses least: routes that turn towards the lower side at
+ * both ends run nearest that side, the shorter inside the longer (nested, not crossed), and
+ * likewise towards the higher side; routes that go through, in the middle.
+ */
+function orderTracks(segments: readonly ChannelSegment[], assigned: readonly number[]): number[] {
+  const keys = new Map<number, { sum: number; count: number }>();
+  segments.forEach((segment, index) => {
+    const span = segment.high - segment.low;
+    const key = segment.turns * 1e6 + (segment.turns <= 0 ? span : -span);
+    const track = keys.get(assigned[index]!) ?? { sum: 0, count: 0 };
+    keys.set(assigned[index]!, { sum: track.sum + key, count: track.count + 1 });
+  });
+  const order = [...keys]
+    .map(([track, { sum, count }]) => ({ track, key: sum / count }))
+    .sort((a, b) => a.key - b.key || a.track - b.track)
+    .map(({ track }) => track);
+  const position = new Map(order.map((track, index) => [track, index]));
+  return assigned.map((track) => position.get(track)!);
 }
 
 /** The size a channel needs for a number of tracks. */
