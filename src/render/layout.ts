@@ -6,7 +6,7 @@ import { layeringInput } from './layering';
 import { frameLoop, LOOP_LABEL_ROOM } from './loops';
 import { routeEdges, routeRuns, type SymbolicRoute } from './route';
 import { centredLines, FONT_SIZE, sizeNode } from './shapes';
-import { wrapText } from './text';
+import { LINE_HEIGHT, wrapText } from './text';
 import { assignTracks, channelSizeFor, realizeRoute, type TrackAssignment } from './tracks';
 import type { LaidOutDiagram, LaidOutNode, Rect } from './types';
 
@@ -14,7 +14,8 @@ import type { LaidOutDiagram, LaidOutNode, Rect } from './types';
 const MIN_COLUMN_GAP = 48;
 const MIN_ROW_GAP = 36;
 const LANE_MARGIN = 30;
-const HEADER_TEXT_WIDTH = HEADER_WIDTH - 24;
+const HEADER_PADDING = 12;
+const HEADER_TEXT_WIDTH = HEADER_WIDTH - 2 * HEADER_PADDING;
 
 /**
  * Lays a flow out as a swimlane diagram: ELK layers the nodes into columns, each lane becomes
@@ -132,7 +133,10 @@ function widenForLabel(route: SymbolicRoute, grid: Grid, geometry: GridGeometry,
   else channels.horizontal[longest.channel] = channels.horizontal[longest.channel]! + 2 * (label.height + LABEL_PADDING);
 }
 
-/** Channel sizes before any route is known: gaps between rows, and room for loop texts. */
+/**
+ * Channel sizes before any route is known: gaps between rows, room for loop texts, and lanes
+ * tall enough for their header text.
+ */
 function minimumChannels(flow: CompiledFlow, grid: Grid): ChannelSizes {
   const vertical = Array.from({ length: grid.columnCount + 1 }, () => MIN_COLUMN_GAP);
   const horizontal = Array.from({ length: horizontalChannelCount(grid) }, () => MIN_ROW_GAP);
@@ -151,6 +155,14 @@ function minimumChannels(flow: CompiledFlow, grid: Grid): ChannelSizes {
       horizontal[channel] = horizontal[channel]! + LOOP_LABEL_ROOM;
     }
   }
+  const lanes = measureGrid(grid, { vertical, horizontal }).lanes;
+  flow.lanes.forEach((lane, index) => {
+    const needed = wrapText(lane.label, HEADER_TEXT_WIDTH, FONT_SIZE.lane).length * FONT_SIZE.lane * LINE_HEIGHT + 2 * HEADER_PADDING;
+    const missing = needed - lanes[index]!.size;
+    if (missing <= 0) return;
+    horizontal[horizontalChannel(grid, index, 0)]! += missing / 2;
+    horizontal[horizontalChannel(grid, index, grid.laneRows[index]!)]! += missing / 2;
+  });
   return { vertical, horizontal };
 }
 

@@ -13,7 +13,10 @@ const label = fc.oneof(
 /** A valid random flow: lanes of nodes of every shape, edges between any two sides, a loop now and then. */
 const flowText = fc
   .record({
-    lanes: fc.array(fc.array(fc.record({ shape: fc.constantFrom(...SHAPES), label }), { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 5 }),
+    lanes: fc.array(
+      fc.record({ label, nodes: fc.array(fc.record({ shape: fc.constantFrom(...SHAPES), label }), { minLength: 1, maxLength: 5 }) }),
+      { minLength: 1, maxLength: 5 },
+    ),
     edges: fc.array(
       fc.record({ from: fc.nat(), to: fc.nat(), fromSide: fc.constantFrom(...SIDES), toSide: fc.constantFrom(...SIDES), label: fc.option(label) }),
       { maxLength: 14 },
@@ -21,15 +24,15 @@ const flowText = fc
     loop: fc.option(fc.record({ first: fc.nat(), length: fc.integer({ min: 2, max: 4 }) })),
   })
   .map(({ lanes, edges, loop }) => {
-    const nodes = lanes.flatMap((lane, laneIndex) => lane.map((node) => ({ ...node, lane: `L${laneIndex}` })));
+    const nodes = lanes.flatMap((lane, laneIndex) => lane.nodes.map((node) => ({ ...node, lane: `L${laneIndex}` })));
     const id = (index: number) => `n${(index % nodes.length) + 1}`;
     const lines: string[] = [];
     let next = 0;
     lanes.forEach((lane, laneIndex) => {
-      lines.push(`L${laneIndex} { # Lane ${laneIndex}`);
+      lines.push(`L${laneIndex} { # ${lane.label}`);
       // A start that no edge enters, so every flow has one.
       if (laneIndex === 0) lines.push('  n999: circle label:"Start"', '  n999.handle(right) -> n1.handle(left)');
-      for (const node of lane) {
+      for (const node of lane.nodes) {
         next++;
         lines.push(`  n${next}: ${node.shape} label:"${node.label}"${node.shape === 'taskbox' ? ' owner:"Team" system:"CRM"' : ''}`);
       }
