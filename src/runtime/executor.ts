@@ -6,6 +6,19 @@ import type { HandlerRegistry } from './registry';
 import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
 import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Transition } from './types';
 
+/**
+ * How many handler runs of one instance may follow each other before their commit, when none
+ * of them awaited anything: bounds the work a crash throws away.
+ */
+const CHAIN_LIMIT = 64;
+
+/**
+ * How long (real milliseconds, at most a tenth of the lease) the instances of one burst may go
+ * on chaining steps before each commits what it has: bounds how long the event loop (and
+ * lease renewal) waits for a burst of handlers that return at once.
+ */
+const CHAIN_BUDGET_MS = 100;
+
 /** A machine and the handlers its nodes are bound to. */
 export interface LoadedMachine {
   machine: Machine;
@@ -54,15 +67,18 @@ export interface DrainSummary {
 /**
  * Runs due work: claims instances, runs their ready handlers, feeds the outcomes to the core
  * and commits each round — snapshot, journal rows, outbox effects, timers — in one
- * transaction. Rounds of many instances share a transaction (group commit); an instance with
- * more ready work stays claimed and goes round again after its commit, so its next step never
- * runs before the previous one is durable.
+ * transaction. Rounds of many instances share a transaction (group commit). An instance with
+ * more ready work stays claimed and goes round again: at once when its handlers returned
+ * without awaiting (their steps and the next commit together), else after its commit, so that
+ * a step never runs after awaited I/O of an earlier step that is not yet durable.
  */
 export class Executor {
   private readonly committer: GroupCommitter;
   /** Instances driven now, by store seq, with signals that arrived for them meanwhile. */
   private readonly held = new Map<number, StoredSignal[]>();
   private signalSeen = 0;
+  /** Until when (`performance.now()`) the current burst's instances may chain steps. */
+  private chainUntil = 0;
   private steps = 0;
   private finished = 0;
   private stopping = false;
@@ -97,6 +113,7 @@ export class Executor {
         if (room >= batchSize / 2) {
           const now = clock.now();
           claimed = store.claim(owner, now, now + leaseMs, room, drain.only);
+          this.startBurst();
           for (const instance of claimed) {
             const driving: Promise<void> = this.drive(instance)
               .catch((error: unknown) => {
@@ -172,6 +189,8 @@ export class Executor {
       // every ready token; later rounds take the runs the previous outcomes asked for, unless a
       // timer has come due or a signal has arrived meanwhile.
       let runs: RunRequest[] | undefined;
+      /** Handler runs applied since the last commit. */
+      let unsaved = 0;
       while (true) {
         if (inbox.length > 0) {
           for (const signal of inbox.splice(0)) {
@@ -182,22 +201,30 @@ export class Executor {
         }
         if (runs === undefined || timerDue(snapshot, clock.now())) runs = runsOf(apply(transition(machine, snapshot, { type: 'wake', at: clock.now() })));
         const asked: RunRequest[] = [];
+        let awaited = false;
         if (runs.length > 0 && !this.stopping) {
           const before = snapshot;
           const results = runs.map((run) => this.runHandler(loaded!, before, run));
-          const outcomes = results.some(isPromiseLike) ? await Promise.all(results) : (results as HandlerOutcome[]);
+          awaited = results.some(isPromiseLike);
+          const outcomes = awaited ? await Promise.all(results) : (results as HandlerOutcome[]);
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
             const result = apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
             for (const effect of result.effects) if (effect.type === 'run') asked.push(effect.run);
           }
           this.steps += runs.length;
+          unsaved += runs.length;
         }
         // Nothing asked but something ready (never expected): a wake next round finds it.
         runs = asked.length > 0 ? asked : undefined;
         const now = clock.now();
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
+        // Handlers that returned at once did no awaited I/O: the steps they ask for next run now
+        // and commit with them, in the same transaction, up to a bound. A crash before that
+        // commit re-runs them all from the last commit, under the same idempotency keys.
+        if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && performance.now() < this.chainUntil) continue;
+        unsaved = 0;
         const item: CommitItem = { seq, snapshot, journal, outbox };
         if (!keep) item.release = { wakeAt, now };
         journal = [];
@@ -263,8 +290,14 @@ export class Executor {
     });
   }
 
-  /** After each group commit, hands newly arrived signals to the instances being driven. */
+  /** A burst of work begins (after a claim or a commit): its instances may chain steps for a while. */
+  private startBurst(): void {
+    this.chainUntil = performance.now() + Math.min(CHAIN_BUDGET_MS, this.options.leaseMs / 10);
+  }
+
+  /** After each group commit, starts the next burst and hands newly arrived signals to the instances being driven. */
   private afterFlush(): void {
+    this.startBurst();
     const latest = this.options.store.latestSignalSeq();
     if (latest <= this.signalSeen) return;
     for (const signal of this.options.store.signalsAfter(this.signalSeen)) this.held.get(signal.instance)?.push(signal);

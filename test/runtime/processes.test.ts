@@ -30,12 +30,12 @@ function fresh(name: string): { db: string; gateway: string } {
   return paths;
 }
 
-/** Deploys the fixture flow with its binding module and starts `count` instances, every third one express. */
-async function startInstances(db: string, count: number): Promise<string[]> {
+/** Deploys the fixture flow with a binding module and starts `count` instances, every third one express. */
+async function startInstances(db: string, count: number, bindings = 'crash.bindings.mjs'): Promise<string[]> {
   const engine = new Engine({ db });
   try {
     const { flow } = checkSource('crash.flow', readFileSync(`${fixtures}crash.flow`, 'utf8'));
-    const { machine } = await engine.deployModule(flow!, `${fixtures}crash.bindings.mjs`);
+    const { machine } = await engine.deployModule(flow!, `${fixtures}${bindings}`);
     return engine.startMany(machine!.version, Array.from({ length: count }, (_, i) => ({ input: { express: i % 3 === 0 } })));
   } finally {
     engine.close();
@@ -108,11 +108,17 @@ function seeded(seed: number): () => number {
 }
 
 describe('worker processes', () => {
-  it('loses nothing and does nothing twice when workers are SIGKILLed at random points while 200 instances run', async () => {
-    const { db, gateway } = fresh('crash');
-    const ids = await startInstances(db, 200);
+  // crash.bindings.mjs awaits in every side-effect step, so each step commits before the next
+  // runs; chain.bindings.mjs returns at once, so a worker runs an instance's steps on and
+  // commits them together, and a kill throws a whole chain away.
+  it.each([
+    { bindings: 'crash.bindings.mjs', stepMs: '12', steps: 'awaiting' },
+    { bindings: 'chain.bindings.mjs', stepMs: '2', steps: 'returning at once' },
+  ])('loses nothing and does nothing twice when workers are SIGKILLed at random points while 200 instances run, steps $steps', async ({ bindings, stepMs }) => {
+    const { db, gateway } = fresh(bindings.replace('.bindings.mjs', ''));
+    const ids = await startInstances(db, 200, bindings);
     const random = seeded(20_251_123);
-    const env = { LANEFLOW_TEST_STEP_MS: '12', LANEFLOW_TEST_SLEEP_MS: '250' };
+    const env = { LANEFLOW_TEST_STEP_MS: stepMs, LANEFLOW_TEST_SLEEP_MS: '250' };
     let killedMidRun = 0;
     for (let kill = 0; kill < 6; kill++) {
       const child = worker(db, gateway, ['--batch', '25', '--lease', '600'], env);
