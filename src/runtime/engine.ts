@@ -11,7 +11,7 @@ import { wallClock, type Clock } from './clock';
 import { begin, nextWake, transition } from './core';
 import type { AnyFlow, FlowBindings, FlowShape } from './define';
 import { Executor, type DrainSummary, type LoadedMachine } from './executor';
-import { HandlerRegistry } from './registry';
+import { HandlerRegistry, type HandlerInterceptor } from './registry';
 import { SqliteStore, type InstanceRow, type StoreOptions, type StoredJournalEntry, type StoredOutboxEffect } from './sqlite-store';
 import type { InstanceStatus, Json, JsonObject } from './types';
 
@@ -38,6 +38,12 @@ export interface StartOptions {
   /** The start node, by id or label; needed when the flow has several. */
   start?: string;
   id?: string;
+}
+
+export interface DeployOptions extends BindOptions {
+  bindingsPath?: string;
+  /** Every handler run of this machine goes through it: tests answer for handlers with scripted outcomes. */
+  intercept?: HandlerInterceptor;
 }
 
 export interface InstanceDetails extends InstanceRow {
@@ -78,13 +84,14 @@ export class Engine {
    * Binds a flow to its handlers, checks the binding and records the machine. `bindingsPath`
    * is remembered so that a worker in another process can load the same handlers.
    */
-  deploy<F extends FlowShape, D>(flow: CompiledFlow, bindings: FlowBindings<F, D>, options: BindOptions & { bindingsPath?: string } = {}): DeployResult {
+  deploy<F extends FlowShape, D>(flow: CompiledFlow, bindings: FlowBindings<F, D>, options: DeployOptions = {}): DeployResult {
     const source = options.bindingsPath ?? 'the bindings';
     // The flow's generated types checked keys and labels at compile time; at run time every
     // binding module is read alike, and `bind` checks it against the flow itself.
     const { spec, registry } = readBindings(bindings as unknown as FlowBindings<AnyFlow, unknown>, source, this.packEnvironment);
     const { machine, diagnostics } = bind(flow, spec, registry.catalog(), options);
     if (machine === undefined) return { diagnostics };
+    if (options.intercept !== undefined) registry.intercept(options.intercept);
     this.store.saveMachine(machine, options.bindingsPath === undefined ? null : resolve(options.bindingsPath), this.clock.now());
     this.loaded.set(machine.version, Promise.resolve({ machine, registry }));
     return { machine, diagnostics };
@@ -142,8 +149,9 @@ export class Engine {
   /**
    * Runs due work until none is left now. On a virtual clock it keeps jumping to the next
    * timer until no instance will ever be due again by itself, or the next is past `horizon`.
+   * `stop` ends it early, after the steps in hand.
    */
-  runUntilIdle(options: { only?: string; horizon?: number } = {}): Promise<DrainSummary> {
+  runUntilIdle(options: { only?: string; horizon?: number; stop?: AbortSignal } = {}): Promise<DrainSummary> {
     return this.executor.drain({ until: 'idle', ...options });
   }
 

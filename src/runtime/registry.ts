@@ -4,6 +4,9 @@ import type { HandlerContext, HandlerDefinition, HandlerPack } from './define';
 /** A handler as the executor calls it: what it returns is read by the node's kind (a patch or a label). */
 export type HandlerFunction = (context: HandlerContext) => unknown;
 
+/** Stands between the executor and a handler: it may call the handler or answer for it. */
+export type HandlerInterceptor = (context: HandlerContext, handler: HandlerFunction) => unknown;
+
 /**
  * Handlers by name. Packs (the built-in billing or webhook steps, or a team's own) register
  * many at once; a name can be registered once only, so two packs cannot silently shadow each other.
@@ -23,6 +26,15 @@ export class HandlerRegistry {
 
   use(pack: HandlerPack): this {
     for (const [name, handler] of Object.entries(pack.handlers)) this.register(name, handler);
+    return this;
+  }
+
+  /** Routes every registered handler's runs through `interceptor`. */
+  intercept(interceptor: HandlerInterceptor): this {
+    for (const [name, entry] of this.handlers) {
+      const handler = entry.run;
+      this.handlers.set(name, { ...entry, run: (context) => interceptor(context, handler) });
+    }
     return this;
   }
 
