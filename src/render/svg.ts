@@ -1,6 +1,7 @@
 // Writes a laid-out diagram as SVG text with @svgdotjs/svg.js on svgdom. Every position comes
-// from the layout; nothing here measures text or asks the DOM for a bounding box, which keeps
-// svgdom's font engine idle and the output identical on every machine. Text reaches the DOM as
+// from the layout; nothing here measures text or asks the DOM for a bounding box (rectangles
+// and circles are made as plain elements: svg.js's own constructors size them through one),
+// which keeps svgdom's font engine idle and the output identical on every machine. Text reaches the DOM as
 // text nodes only, so the serializer escapes it: a label can never become markup.
 import type { Container, Element } from '@svgdotjs/svg.js';
 import { shapeColours, THEMES, type Theme, type ThemeName } from './theme';
@@ -45,7 +46,7 @@ export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptio
   });
   canvas.element('title').words(clean(diagram.title));
   drawDefinitions(canvas, theme);
-  canvas.rect().attr({ x: 0, y: 0, width: diagram.width, height: diagram.height, fill: theme.background });
+  canvas.element('rect').attr({ x: 0, y: 0, width: diagram.width, height: diagram.height, fill: theme.background });
   drawLanes(canvas.group().attr({ class: 'lanes' }), diagram, theme);
   drawLoopFrames(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
   const edges = canvas.group().attr({ class: 'edges' });
@@ -58,7 +59,9 @@ export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptio
     if (edge.label !== undefined) drawLabel(labels.group().attr({ 'data-edge-id': edge.id }), edge.label, theme.edgeText, theme);
   }
   for (const loop of diagram.loops) drawLabel(labels.group().attr({ 'data-loop-id': loop.id }), loop.label, theme.loop, theme, { 'font-style': 'italic' });
-  return `${canvas.svg()}\n`;
+  // An element a line, so a change shows as a readable diff. Text never holds a bare `><`
+  // (the serializer escapes both), so only the gaps between elements get a line break.
+  return `${canvas.svg().replace(/><(?!\/)/g, '>\n<')}\n`;
 }
 
 function drawDefinitions(canvas: Container, theme: Theme): void {
@@ -71,21 +74,21 @@ function drawDefinitions(canvas: Container, theme: Theme): void {
 function drawLanes(group: Container, diagram: LaidOutDiagram, theme: Theme): void {
   diagram.lanes.forEach((lane, index) => {
     const band = group.group().attr({ 'data-lane-id': lane.id });
-    band.rect().attr({ ...lane.band, fill: theme.bands[index % 2] });
-    band.rect().attr({ ...lane.header, fill: theme.headerFill });
+    band.element('rect').attr({ ...lane.band, fill: theme.bands[index % 2] });
+    band.element('rect').attr({ ...lane.header, fill: theme.headerFill });
     for (const line of lane.lines) drawText(band, line, theme.laneText, { 'font-weight': 600 });
     if (index > 0) band.line(0, lane.band.y, lane.band.width, lane.band.y).attr({ stroke: theme.laneBorder, 'stroke-width': 1 });
   });
   const right = diagram.lanes[0]?.header.width ?? 0;
   group.line(right, 0, right, diagram.height).attr({ stroke: theme.laneBorder, 'stroke-width': 1 });
-  group.rect().attr({ x: 0.5, y: 0.5, width: diagram.width - 1, height: diagram.height - 1, fill: 'none', stroke: theme.laneBorder });
+  group.element('rect').attr({ x: 0.5, y: 0.5, width: diagram.width - 1, height: diagram.height - 1, fill: 'none', stroke: theme.laneBorder });
 }
 
 function drawLoopFrames(group: Container, loops: readonly LaidOutLoop[], theme: Theme): void {
   for (const loop of loops) {
     const frames = group.group().attr({ 'data-loop-id': loop.id });
     for (const box of loop.frames) {
-      frames.rect().attr({ ...box, rx: CORNER_RADIUS + 4, fill: 'none', stroke: theme.loop, 'stroke-width': 1.5, 'stroke-dasharray': '6 4' });
+      frames.element('rect').attr({ ...box, rx: CORNER_RADIUS + 4, fill: 'none', stroke: theme.loop, 'stroke-width': 1.5, 'stroke-dasharray': '6 4' });
     }
   }
 }
@@ -97,7 +100,7 @@ function drawEdge(group: Container, edge: LaidOutEdge, theme: Theme): void {
 }
 
 function drawLabel(group: Container, label: PlacedLabel, colour: string, theme: Theme, style: Record<string, string | number> = {}): void {
-  group.rect().attr({ ...label.box, rx: 3, fill: theme.labelBackground, 'fill-opacity': 0.9 });
+  group.element('rect').attr({ ...label.box, rx: 3, fill: theme.labelBackground, 'fill-opacity': 0.9 });
   for (const line of label.lines) drawText(group, line, colour, style);
 }
 
@@ -136,17 +139,17 @@ function drawNode(group: Container, node: LaidOutNode, theme: Theme): void {
   const { x, y, width, height } = node.box;
   switch (node.shape) {
     case 'circle':
-      shape.circle().attr({ cx: x + width / 2, cy: y + height / 2, r: width / 2, ...paint });
+      shape.element('circle').attr({ cx: x + width / 2, cy: y + height / 2, r: width / 2, ...paint });
       break;
     case 'diamond':
       shape.polygon(`${x + width / 2},${y} ${x + width},${y + height / 2} ${x + width / 2},${y + height} ${x},${y + height / 2}`).attr(paint);
       break;
     case 'rectangle':
-      shape.rect().attr({ ...node.box, rx: CORNER_RADIUS, ...paint });
+      shape.element('rect').attr({ ...node.box, rx: CORNER_RADIUS, ...paint });
       break;
     case 'taskbox': {
-      shape.rect().attr({ ...node.box, rx: CORNER_RADIUS / 2, ...paint });
-      shape.rect().attr({ x, y, width: 4, height, fill: colours.stroke });
+      shape.element('rect').attr({ ...node.box, rx: CORNER_RADIUS / 2, ...paint });
+      shape.element('rect').attr({ x, y, width: 4, height, fill: colours.stroke });
       const firstDetail = node.lines.find((line) => line.role === 'description' || line.role === 'owner' || line.role === 'system');
       if (firstDetail !== undefined) {
         const dividerY = trim(firstDetail.box.y - 3);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { layout } from '../../src/index';
-import { compileCase, expectGolden, RENDER_CASES } from './cases';
+import { compileCase, expectGolden, GOLDEN_CASES, RENDER_CASES } from './cases';
 import { geometryProblems } from './geometry';
 
 describe('layout', () => {
@@ -11,6 +11,9 @@ describe('layout', () => {
       expect(geometryProblems(diagram, flow)).toEqual([]);
     });
 
+  }
+
+  for (const { name, path } of GOLDEN_CASES) {
     it(`lays out ${name} as its golden`, async () => {
       const diagram = await layout(compileCase(path));
       expectGolden(`test/testdata/layout/${name}.exp.json`, JSON.stringify(diagram, null, 1) + '\n');

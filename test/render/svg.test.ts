@@ -1,7 +1,7 @@
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { layout, renderSvg } from '../../src/index';
-import { compileCase, compileText, expectGolden, RENDER_CASES } from './cases';
+import { compileCase, compileText, expectGolden, GOLDEN_CASES, RENDER_CASES } from './cases';
 
 interface XmlElement {
   name: string;
@@ -29,11 +29,12 @@ function parseXml(xml: string): XmlElement[] {
 }
 
 describe('renderSvg', () => {
+  const golden = new Set(GOLDEN_CASES.map((c) => c.name));
   for (const { name, path } of RENDER_CASES) {
-    it(`draws ${name} as well-formed XML, as its golden`, async () => {
+    it(`draws ${name} as well-formed XML${golden.has(name) ? ', as its golden' : ''}`, async () => {
       const svg = await renderSvg(await layout(compileCase(path)));
       expect(parseXml(svg)[0]!.name).toBe('svg');
-      expectGolden(`test/testdata/svg/${name}.exp.svg`, svg);
+      if (golden.has(name)) expectGolden(`test/testdata/svg/${name}.exp.svg`, svg);
     });
   }
 
