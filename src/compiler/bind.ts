@@ -29,6 +29,8 @@ export const DEFAULT_RETRY: RetryPolicy = {
   jitterStrategy: 'NONE',
 };
 
+const JITTER_STRATEGIES: readonly RetryPolicy['jitterStrategy'][] = ['NONE', 'FULL', 'EQUAL', 'DECORRELATED'];
+
 export interface BindOptions {
   /** Leave steps and decisions without a binding unbound instead of reporting them (for `compile` without bindings). */
   allowUnbound?: boolean;
@@ -230,6 +232,14 @@ class Binder {
       if (!Number.isInteger(policy.maxAttempts) || policy.maxAttempts < 0) problems.push('maxAttempts must be a whole number, 0 or more');
       if (policy.maxDelaySeconds !== undefined && !(policy.maxDelaySeconds > 0)) problems.push('maxDelaySeconds must be more than 0');
       if (policy.errorEquals.length === 0) problems.push('errorEquals must name at least one error');
+      if (!JITTER_STRATEGIES.includes(policy.jitterStrategy)) problems.push(`jitterStrategy must be ${JITTER_STRATEGIES.join(', ')}, not ${JSON.stringify(policy.jitterStrategy)}`);
+      if (policy.scheduleSeconds !== undefined) {
+        if (policy.scheduleSeconds.length === 0) problems.push('a schedule must list at least one wait');
+        if (!policy.scheduleSeconds.every((s) => s >= 0)) problems.push('every wait of a schedule must be 0 or more');
+        if (policy.jitterStrategy === 'DECORRELATED') problems.push('DECORRELATED jitter grows from intervalSeconds towards maxDelaySeconds; it does not apply to a schedule');
+      } else if (policy.jitterStrategy === 'DECORRELATED' && !(policy.intervalSeconds > 0)) {
+        problems.push('DECORRELATED jitter grows from intervalSeconds, which must be more than 0');
+      }
       for (const problem of problems) this.report('FZ410', `${what}: ${problem}`, range);
     }
   }

@@ -85,7 +85,18 @@ export interface RetryPolicy {
   backoffRate: number;
   maxAttempts: number;
   maxDelaySeconds?: number;
-  jitterStrategy: 'FULL' | 'NONE';
+  /**
+   * `FULL`: 0 up to the delay; `EQUAL`: half the delay plus up to the other half;
+   * `DECORRELATED`: from `intervalSeconds` up to three times the previous delay, capped by
+   * `maxDelaySeconds` (`backoffRate` unused).
+   */
+  jitterStrategy: 'FULL' | 'NONE' | 'EQUAL' | 'DECORRELATED';
+  /**
+   * Explicit waits before retry 1, 2, … in seconds (a binding writes `schedule: ['0h', '24h']`);
+   * the last repeats for retries past the end. When set, `intervalSeconds`, `backoffRate` and
+   * `maxDelaySeconds` are unused.
+   */
+  scheduleSeconds?: number[];
 }
 
 /** Where a token goes when a step's retries are exhausted with an error it matches. */

@@ -91,10 +91,17 @@ export function readBindings(bindings: FlowBindings<AnyFlow, unknown>, source: s
   return { spec: { source, nodes, loops, defaults }, registry };
 }
 
-/** Fills each retrier's missing fields with States Language's defaults; `false` means never retry. */
+/**
+ * Fills each retrier's missing fields with States Language's defaults; `false` means never
+ * retry. A `schedule` of durations becomes `scheduleSeconds`, one retry per wait unless told.
+ */
 function retryPolicies(input: RetryInput): RetryPolicy[] {
   if (input === false) return [];
-  return (Array.isArray(input) ? input : [input]).map((partial) => ({ ...DEFAULT_RETRY, ...partial }));
+  return (Array.isArray(input) ? input : [input]).map(({ schedule, ...fields }) => {
+    if (schedule === undefined) return { ...DEFAULT_RETRY, ...fields };
+    const scheduleSeconds = schedule.map((wait, i) => seconds(wait, `wait ${i + 1} of a retry schedule`));
+    return { ...DEFAULT_RETRY, maxAttempts: schedule.length, ...fields, scheduleSeconds };
+  });
 }
 
 function catchRoutes(input: CatchInput<AnyFlow>): { errorEquals: string[]; next: string }[] {

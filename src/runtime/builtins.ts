@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { wallClock, type Clock } from './clock';
 import type { HandlerPack } from './define';
+import { createRetryPack } from './packs/retry';
 
 /**
  * What a built-in pack's handlers can reach. Packs keep their tables (charges, outbox,
@@ -22,7 +23,9 @@ export type PackFactory = (environment: PackEnvironment) => HandlerPack;
  * Packs every engine registers before a flow's own handlers, so binding modules can name their
  * handlers without importing them.
  */
-export const BUILTIN_PACKS: readonly PackFactory[] = [];
+export const BUILTIN_PACKS: readonly PackFactory[] = [
+  createRetryPack,
+];
 
 /** For reading bindings outside an engine: handlers are listed, never run. */
 export const CATALOG_ONLY: PackEnvironment = {

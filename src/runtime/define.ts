@@ -105,7 +105,14 @@ export interface AnyFlow extends FlowShape {
   nodes: string;
 }
 
-export type RetryInput = Partial<RetryPolicy> | Partial<RetryPolicy>[] | false;
+/**
+ * A retrier as a binding writes it: States Language's fields (missing ones take its defaults),
+ * or `schedule`, explicit waits before retry 1, 2, … (`['0h', '24h', '72h', '168h']`), which
+ * also sets `maxAttempts` to one retry per wait unless given.
+ */
+export type RetryPolicyInput = Partial<Omit<RetryPolicy, 'scheduleSeconds'>> & { schedule?: readonly Duration[] };
+
+export type RetryInput = RetryPolicyInput | RetryPolicyInput[] | false;
 
 type NodeRef<F extends FlowShape> = F['nodes'] | Extract<keyof F['labels'], string>;
 

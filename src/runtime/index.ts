@@ -6,3 +6,5 @@ export { BUILTIN_PACKS, type PackEnvironment, type PackFactory } from './builtin
 export { defineBindings, defineStep, defineDecision, definePack } from './define';
 export type * from './define';
 export type * from './types';
+export { fixedBackoff, exponentialBackoff, intervalBackoff, backoffDelayMs, seededRandom, type BackoffSchedule, type Jitter } from './backoff';
+export { waitWithBackoff, DEFAULT_BACKOFF } from './packs/retry';
