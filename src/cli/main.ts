@@ -4,6 +4,8 @@ import { runCheck, runFmt, type FmtOptions } from './check';
 import { EXIT_USAGE, output } from './output';
 import { registerRuntimeCommands } from './runtime';
 import { registerRenderCommands } from './render';
+import { registerTestingCommands } from './testing';
+import { registerServeCommands } from './serve';
 
 export function buildProgram(): Command {
   const program = new Command('laneflow')
@@ -34,6 +36,8 @@ export function buildProgram(): Command {
 
   registerRenderCommands(program);
   registerRuntimeCommands(program);
+  registerTestingCommands(program);
+  registerServeCommands(program);
 
   return program;
 }

@@ -2,3 +2,4 @@ export { compile, type CompileResult } from './compile';
 export { validate } from './validate';
 export type * from './types';
 export { SHAPES, SIDES } from './types';
+export { flowPaths, type FlowPath, type PathsOptions, type PathsResult } from './paths';

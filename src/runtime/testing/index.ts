@@ -1,10 +1,11 @@
 export { runFlow, FlowRun, ScenarioAssertionError, type RunFlowOptions, type ExpectInput, type OutcomeInput } from './run-flow';
 export { runScenario, type ScenarioTarget, type RunScenarioOptions, type ScenarioRun } from './run';
 export { runScenarios } from './suite';
-export { readScenarioHeader, readScenarios, SCENARIO_SUFFIX, DEFAULT_START, type ScenarioFileHeader, type ScenarioFileContents, type ScenarioProblem } from './scenario-file';
+export { readScenarioHeader, readScenarios, SCENARIO_SUFFIX, DEFAULT_START, type ScenarioFileHeader, type ScenarioFileContents } from './scenario-file';
 export { checkExpectations, describeOutcome, formatDuration, subsetDifferences } from './expect';
 export { coverageOf, percent } from './coverage';
 export { traceOf } from './trace';
 export { formatFailure, formatLocation, expectationName } from './format';
 export { findNode, nodeName } from './nodes';
 export type * from './types';
+export { scaffoldScenarios, pathsToScaffold, coveredPathIndexes } from './scaffold';

@@ -12,6 +12,12 @@ export interface SourceLocation {
   column: number;
 }
 
+/** A mistake in a scenario file (or what it refers to), at its place. */
+export interface ScenarioProblem {
+  message: string;
+  at: SourceLocation;
+}
+
 /**
  * What a node's handler does in one run (one attempt of one visit), in place of or through the
  * real handler: `run` lets the bound handler run; `return` gives a step's data patch (and the
