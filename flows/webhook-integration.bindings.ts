@@ -64,7 +64,12 @@ export default defineBindings<Flow, WebhookData>({
       return { signatureValid: given.length === expected.length && timingSafeEqual(given, expected) };
     },
     'Signature valid?': (ctx) => (ctx.data.signatureValid === true ? 'Yes' : 'No'),
-    'Parse JSON payload': (ctx) => ({ parsed: JSON.parse(ctx.data.request!.body) as WebhookEvent }),
+    // A body that is not JSON is the sender's fault: answer 400 at once instead of retrying the parse.
+    'Parse JSON payload': {
+      handler: (ctx) => ({ parsed: JSON.parse(ctx.data.request!.body) as WebhookEvent }),
+      retry: false,
+      catch: { next: 'Return 400 Bad Request', errorEquals: ['SyntaxError'] },
+    },
     'Acknowledge with 200 OK': () => ({ response: { status: 200, body: 'ok' } }),
     'Return 401 Unauthorized': () => ({ response: { status: 401, body: 'invalid signature' } }),
     'Return 400 Bad Request': () => ({ response: { status: 400, body: 'malformed payload' } }),
