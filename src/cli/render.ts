@@ -11,6 +11,9 @@ export interface RenderCommandOptions {
   output?: string;
   png?: string;
   theme: ThemeName;
+  coverage?: boolean;
+  trace?: string;
+  db?: string;
 }
 
 export function registerRenderCommands(program: Command): void {
@@ -21,6 +24,9 @@ export function registerRenderCommands(program: Command): void {
     .option('-o, --output <path>', 'the SVG file, or a folder for several; `-` writes one SVG to standard output (default: beside each .flow file)')
     .option('--png <path>', 'also write a PNG: the file, or a folder for several')
     .addOption(new Option('--theme <theme>', 'colour theme').choices(['light', 'dark']).default('light'))
+    .option('--coverage', 'run each flow\'s scenarios and mark covered edges green, uncovered ones red and dashed')
+    .option('--trace <instance>', 'mark the path one instance took (with --db)')
+    .option('--db <file>', 'the SQLite database that holds the --trace instance', '.laneflow/laneflow.db')
     .action(async (paths: string[], options: RenderCommandOptions) => {
       process.exitCode = await runRender(paths, options);
     });
@@ -36,6 +42,8 @@ export async function runRender(paths: string[], options: RenderCommandOptions):
   const inputs = paths.flatMap((path) => collectFlowFiles([path]).map((file) => ({ file, root: inputRoot(path) })));
   const several = inputs.length > 1 || paths.some(isFolder);
   if (options.output === '-' && several) throw new InputError('`-o -` writes one SVG to standard output; give a single .flow file');
+  if (options.trace !== undefined && several) throw new InputError('--trace marks one instance\'s path; give the single .flow file it ran');
+  if (options.trace !== undefined && options.coverage === true) throw new InputError('--trace and --coverage mark the diagram differently; choose one');
   const files = checkFiles(inputs.map((input) => input.file));
   const jobs: RenderJob[] = files.map((file, index) => {
     const relativePath = relative(inputs[index]!.root, file.path).replace(/\.flow$/, '');
@@ -57,7 +65,8 @@ export async function runRender(paths: string[], options: RenderCommandOptions):
     // Loaded here, not at start-up: the other commands never pay for ELK and the SVG DOM.
     const { layout, renderSvg, renderPng } = await import('../render/index');
     for (const job of renderable) {
-      const svg = await renderSvg(await layout(job.file.flow!), { theme: options.theme });
+      const highlight = options.coverage === true || options.trace !== undefined ? await (await import('./testing')).highlightFor(job.file.flow!, options) : undefined;
+      const svg = await renderSvg(await layout(job.file.flow!), { theme: options.theme, ...(highlight !== undefined && { highlight }) });
       const written: string[] = [];
       if (job.svgPath === undefined) output.out(svg);
       else {

@@ -41,7 +41,7 @@ export function runFailed(run: TestRun): boolean {
 export function flowSection(flow: FlowReport, paint: Paint, sources: Map<string, string>): string {
   const failed = flow.problems.length > 0 || flow.results.some((r) => r.status === 'failed');
   const ran = flow.results.filter((r) => r.status !== 'skipped').length;
-  const badge = failed ? paint(['bold', 'red'], 'FAIL') : paint(['bold', 'green'], 'PASS');
+  const badge = failed ? paint(['bold', 'red'], 'FAIL') : flow.scenarioPath === undefined ? paint(['bold', 'yellow'], 'NONE') : paint(['bold', 'green'], 'PASS');
   const source = flow.scenarioPath === undefined ? paint('yellow', 'no scenario file') : `${ran} scenario${ran === 1 ? '' : 's'}`;
   const lines = [`${badge} ${flow.flowPath}  ${paint('gray', `${source}, ${Math.round(flow.durationMs)} ms`)}`];
   for (const problem of flow.problems) lines.push(`  ${paint('red', '✗')} ${formatLocation(problem.at)}: ${problem.message}`);

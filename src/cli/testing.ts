@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { FlowPath, PathsResult } from '../compiler/paths';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
+import type { RenderHighlight } from '../render/svg';
 import type { AnyFlow, FlowBindings } from '../runtime/define';
 import type { Scenario, ScenarioProblem, Trace } from '../runtime/testing/types';
 import { checkFiles } from './check';
@@ -264,6 +265,43 @@ async function scaffold(prepared: readonly PreparedFlow[]): Promise<void> {
     writeFileAtomic(target, text);
     output.err(`${target}: ${chosen.length} skeleton scenario${chosen.length === 1 ? '' : 's'} written for path${chosen.length === 1 ? '' : 's'} ${chosen.map((i) => i + 1).join(', ')} (\`laneflow paths ${flow.path}\` lists them)\n`);
   }
+}
+
+/**
+ * What `render --coverage` or `render --trace` marks on a flow's diagram: the edges its
+ * scenarios took and missed, or the edges and nodes one instance went through.
+ */
+export async function highlightFor(flow: CompiledFlow, options: { coverage?: boolean; trace?: string; db?: string }): Promise<RenderHighlight> {
+  if (options.trace !== undefined) {
+    const db = options.db ?? '.laneflow/laneflow.db';
+    if (!existsSync(db)) throw new InputError(`there is no database at ${db} (\`laneflow run\` creates it)`);
+    const { Engine } = await import('../runtime/engine');
+    const { traceOf } = await import('../runtime/testing/trace');
+    const engine = new Engine({ db });
+    try {
+      const instance = engine.instance(options.trace);
+      if (instance === undefined) throw new InputError(`no instance ${options.trace} in ${db}`);
+      if (instance.flowVersion !== flow.version) output.err(`laneflow: ${flow.path} has changed since instance ${instance.id} started; its path is drawn on the current diagram\n`);
+      const trace = traceOf(flow, instance);
+      output.err(`${flow.path}: instance ${instance.id} (${trace.status}) took ${new Set(trace.edges).size} of ${flow.edges.length} edges\n`);
+      return { taken: [...new Set(trace.edges)], nodes: [...new Set(trace.path)] };
+    } finally {
+      engine.close();
+    }
+  }
+  const item = await prepare(flow.path, besideScenarioFile(flow.path));
+  const { runScenarios } = await import('../runtime/testing/suite');
+  const { coverageOf, percent } = await import('../runtime/testing/coverage');
+  const results = await runScenarios({ flow, ...(item.bindings !== undefined && { bindings: item.bindings }), ...(item.bindingsPath !== undefined && { bindingsPath: item.bindingsPath }) }, item.scenarios);
+  const coverage = coverageOf(flow, results.flatMap((r) => (r.trace === undefined ? [] : [r.trace])), item.machine);
+  const failed = results.filter((r) => r.status === 'failed').length;
+  const note = item.report.scenarioPath === undefined ? 'no scenario file' : `${results.length} scenarios${failed > 0 ? `, ${failed} failing` : ''}`;
+  output.err(`${flow.path}: edge coverage ${coverage.edges.covered}/${coverage.edges.total} (${percent(coverage.edges).toFixed(0)}%) from ${note}\n`);
+  return {
+    taken: coverage.edgeItems.filter((e) => e.hits > 0).map((e) => e.id),
+    missed: coverage.edgeItems.filter((e) => e.hits === 0).map((e) => e.id),
+    nodes: coverage.nodeItems.filter((n) => n.hits > 0).map((n) => n.id),
+  };
 }
 
 function traces(report: FlowReport): Trace[] {

@@ -9,7 +9,22 @@ import type { LaidOutDiagram, LaidOutEdge, LaidOutLoop, LaidOutNode, PlacedLabel
 
 export interface RenderSvgOptions {
   theme?: ThemeName;
+  /** Marks edges and nodes over the drawing: scenario coverage, or one instance's path. */
+  highlight?: RenderHighlight;
 }
+
+/**
+ * Edge ids drawn as `taken` (green) or `missed` (red, dashed); edges in neither list are
+ * dimmed. With `nodes`, nodes not listed are dimmed too.
+ */
+export interface RenderHighlight {
+  taken: string[];
+  missed?: string[];
+  nodes?: string[];
+}
+
+const HIGHLIGHT_COLOURS = { taken: '#16a34a', missed: '#dc2626' } as const;
+const DIMMED_OPACITY = 0.35;
 
 // DejaVu Sans before the generic names: where Open Sans lacks a glyph (→, ✓), renderers that
 // fall back font by font pick its regular face rather than whatever face they meet first.
@@ -46,17 +61,25 @@ export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptio
   });
   canvas.element('title').words(clean(diagram.title));
   drawDefinitions(canvas, theme);
+  const highlight = options.highlight;
+  if (highlight !== undefined) drawHighlightMarkers(canvas);
   canvas.element('rect').attr({ x: 0, y: 0, width: diagram.width, height: diagram.height, fill: theme.background });
   drawLanes(canvas.group().attr({ class: 'lanes' }), diagram, theme);
   drawLoopFrames(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
   const edges = canvas.group().attr({ class: 'edges' });
-  for (const edge of diagram.edges) drawEdge(edges, edge, theme);
+  for (const edge of diagram.edges) {
+    const path = drawEdge(edges, edge, theme);
+    if (highlight !== undefined) markEdge(path, edge.id, highlight);
+  }
   const nodes = canvas.group().attr({ class: 'nodes' });
-  for (const node of diagram.nodes) drawNode(nodes, node, theme);
+  const reached = highlight?.nodes === undefined ? undefined : new Set(highlight.nodes);
+  const dimmed = reached === undefined ? nodes : nodes.group().attr({ class: 'dimmed', opacity: DIMMED_OPACITY });
+  for (const node of diagram.nodes) drawNode(reached === undefined || reached.has(node.id) ? nodes : dimmed, node, theme);
   // Texts go last, on a backing of the background colour, so no line ever runs through them.
   const labels = canvas.group().attr({ class: 'labels' });
   for (const edge of diagram.edges) {
-    if (edge.label !== undefined) drawLabel(labels.group().attr({ 'data-edge-id': edge.id }), edge.label, theme.edgeText, theme);
+    const missed = highlight?.missed?.includes(edge.id) === true;
+    if (edge.label !== undefined) drawLabel(labels.group().attr({ 'data-edge-id': edge.id }), edge.label, missed ? HIGHLIGHT_COLOURS.missed : theme.edgeText, theme);
   }
   for (const loop of diagram.loops) drawLabel(labels.group().attr({ 'data-loop-id': loop.id }), loop.label, theme.loop, theme, { 'font-style': 'italic' });
   // An element a line, so a change shows as a readable diff. Text never holds a bare `><`
@@ -93,10 +116,29 @@ function drawLoopFrames(group: Container, loops: readonly LaidOutLoop[], theme: 
   }
 }
 
-function drawEdge(group: Container, edge: LaidOutEdge, theme: Theme): void {
-  group
+function drawEdge(group: Container, edge: LaidOutEdge, theme: Theme): Element {
+  return group
     .path(pathData(edge.points))
     .attr({ 'data-edge-id': edge.id, fill: 'none', stroke: theme.edge, 'stroke-width': 1.5, 'stroke-linejoin': 'round', 'marker-end': `url(#${ARROW_ID})` });
+}
+
+function drawHighlightMarkers(canvas: Container): void {
+  const defs = canvas.defs();
+  for (const [kind, colour] of Object.entries(HIGHLIGHT_COLOURS)) {
+    defs
+      .marker(10, 10, (marker) => marker.path('M 0 1 L 10 5 L 0 9 z').attr({ fill: colour }))
+      .attr({ id: `${ARROW_ID}-${kind}`, viewBox: '0 0 10 10', refX: 10, refY: 5, markerUnits: 'userSpaceOnUse', orient: 'auto' });
+  }
+}
+
+function markEdge(path: Element, id: string, highlight: RenderHighlight): void {
+  const kind = highlight.taken.includes(id) ? 'taken' : highlight.missed?.includes(id) === true ? 'missed' : undefined;
+  if (kind === undefined) {
+    path.attr({ opacity: DIMMED_OPACITY });
+    return;
+  }
+  path.attr({ 'data-highlight': kind, stroke: HIGHLIGHT_COLOURS[kind], 'stroke-width': 2.5, 'marker-end': `url(#${ARROW_ID}-${kind})` });
+  if (kind === 'missed') path.attr({ 'stroke-dasharray': '7 5' });
 }
 
 function drawLabel(group: Container, label: PlacedLabel, colour: string, theme: Theme, style: Record<string, string | number> = {}): void {
