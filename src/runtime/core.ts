@@ -39,7 +39,7 @@ export function begin(machine: Machine, options: BeginOptions): Transition {
     updatedAt: options.at,
   };
   const step = new Step(machine, snapshot, options.at);
-  step.arrive(step.newToken(), options.start, 0);
+  step.arrive(step.newTokenId(), undefined, options.start, 0);
   return step.finish();
 }
 
@@ -80,6 +80,29 @@ export function nextWake(snapshot: Snapshot, at: number): number | null {
   return earliest;
 }
 
+/**
+ * A snapshot's shallow copy with its own token list, written out field by field: one object
+ * shape for every copy, which a spread of snapshots read back from JSON does not give.
+ */
+function copySnapshot(from: Snapshot, at: number): Snapshot {
+  const copy: Snapshot = {
+    id: from.id,
+    machine: from.machine,
+    status: from.status,
+    data: from.data,
+    tokens: from.tokens.slice(),
+    nextToken: from.nextToken,
+    visits: from.visits,
+    loops: from.loops,
+    inbox: from.inbox,
+    signalSeq: from.signalSeq,
+    startedAt: from.startedAt,
+    updatedAt: at,
+  };
+  if (from.error !== undefined) copy.error = from.error;
+  return copy;
+}
+
 /** The journal's instance-level rows (signals, retries) name no token and no node. */
 const INSTANCE = '';
 
@@ -90,14 +113,15 @@ const INSTANCE = '';
 class Step {
   private readonly snapshot: Snapshot;
   private readonly effects: Effect[] = [];
-  private countsCopied = false;
+  private visitsCopied = false;
+  private loopsCopied = false;
 
   constructor(
     private readonly machine: Machine,
     from: Snapshot,
     private readonly at: number,
   ) {
-    this.snapshot = { ...from, tokens: [...from.tokens], updatedAt: at };
+    this.snapshot = copySnapshot(from, at);
   }
 
   finish(): Transition {
@@ -106,28 +130,26 @@ class Step {
     return { snapshot: s, effects: this.effects };
   }
 
-  newToken(): Token {
-    const id = `t${this.snapshot.nextToken++}`;
-    return { id, node: '', visit: 0, attempt: 1, state: 'ready' };
+  newTokenId(): string {
+    return `t${this.snapshot.nextToken++}`;
   }
 
   /**
    * A token arrives at a node: circles pass it on at once, steps and decisions make it ready for
    * their handler. `hops` counts circles passed in this move, to stop a cycle of circles.
    */
-  arrive(incoming: Token, nodeId: string, hops: number): void {
+  arrive(tokenId: string, caught: ErrorInfo | undefined, nodeId: string, hops: number): void {
     const node = this.machine.nodes[nodeId]!;
-    this.copyCounts();
     const visit = (this.snapshot.visits[nodeId] ?? 0) + 1;
-    this.snapshot.visits[nodeId] = visit;
-    const token: Token = { id: incoming.id, node: nodeId, visit, attempt: 1, state: 'ready' };
-    if (incoming.caught !== undefined) token.caught = incoming.caught;
+    this.setVisits(nodeId, visit);
+    const token: Token = { id: tokenId, node: nodeId, visit, attempt: 1, state: 'ready' };
+    if (caught !== undefined) token.caught = caught;
     this.snapshot.tokens.push(token);
 
     const loop = node.loop === undefined ? undefined : this.machine.loops[node.loop];
     if (loop !== undefined && loop.nodes[0] === nodeId) {
       const iteration = (this.snapshot.loops[loop.id] ?? 0) + 1;
-      this.snapshot.loops[loop.id] = iteration;
+      this.setIteration(loop.id, iteration);
       if (iteration > loop.bound) {
         const error = { name: ENGINE_ERRORS.loopExhausted, message: `loop exhausted: "${loop.condition}" allows ${loop.bound} iterations` };
         this.fail(token, node, error, 0, false);
@@ -158,14 +180,14 @@ class Step {
     }
   }
 
-  /** Moves a token along edges to `targets`: the first keeps its id, each further one is a new token (a fork). */
+  /**
+   * Moves a token along edges to `targets`: the first keeps its id, each further one is a new
+   * token (a fork). A caught error is for the catch target alone, not for the nodes after it.
+   */
   private follow(token: Token, targets: readonly string[], hops: number): void {
-    targets.forEach((target, index) => {
-      // A caught error is for the catch target alone, not for the nodes after it.
-      const moving = index === 0 ? { ...token } : this.newToken();
-      delete moving.caught;
-      this.arrive(moving, target, hops);
-    });
+    for (let index = 0; index < targets.length; index++) {
+      this.arrive(index === 0 ? token.id : this.newTokenId(), undefined, targets[index]!, hops);
+    }
   }
 
   wake(): void {
@@ -256,8 +278,7 @@ class Step {
       const node = this.machine.nodes[token.node]!;
       // A loop that ran out gets a fresh count: the operator's retry is a new first iteration.
       if (token.error?.name === ENGINE_ERRORS.loopExhausted && node.loop !== undefined) {
-        this.copyCounts();
-        s.loops[node.loop] = 1;
+        this.setIteration(node.loop, 1);
       }
       const resumed: Token = { id: token.id, node: token.node, visit: token.visit, attempt: 1, state: 'ready' };
       if (token.caught !== undefined) resumed.caught = token.caught;
@@ -331,7 +352,7 @@ class Step {
     if (route !== undefined) {
       this.removeToken(token.id);
       this.journal(token, 'caught', { error: { ...error }, next: route.next }, node.handler);
-      this.arrive({ ...token, caught: error }, route.next, 0);
+      this.arrive(token.id, error, route.next, 0);
       return;
     }
     this.deadLetter(token, error, node.handler);
@@ -362,11 +383,21 @@ class Step {
     });
   }
 
-  private copyCounts(): void {
-    if (this.countsCopied) return;
-    this.snapshot.visits = { ...this.snapshot.visits };
-    this.snapshot.loops = { ...this.snapshot.loops };
-    this.countsCopied = true;
+  /** Counts are copied on their first write in a transition, so the caller's snapshot keeps its own. */
+  private setVisits(nodeId: string, visit: number): void {
+    if (!this.visitsCopied) {
+      this.snapshot.visits = { ...this.snapshot.visits };
+      this.visitsCopied = true;
+    }
+    this.snapshot.visits[nodeId] = visit;
+  }
+
+  private setIteration(loopId: string, iteration: number): void {
+    if (!this.loopsCopied) {
+      this.snapshot.loops = { ...this.snapshot.loops };
+      this.loopsCopied = true;
+    }
+    this.snapshot.loops[loopId] = iteration;
   }
 
   private removeToken(id: string): void {

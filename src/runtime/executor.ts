@@ -1,10 +1,10 @@
 import type { Machine } from '../compiler/types';
 import type { Clock } from './clock';
 import { ENGINE_ERRORS, nextWake, transition } from './core';
-import { RunContext } from './handler-context';
+import { RunContext, type RunContextInit } from './handler-context';
 import type { HandlerRegistry } from './registry';
 import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
-import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Transition } from './types';
+import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token, Transition } from './types';
 
 /**
  * How many handler runs of one instance may follow each other before their commit, when none
@@ -82,6 +82,7 @@ export class Executor {
   private steps = 0;
   private finished = 0;
   private stopping = false;
+  private readonly now = () => this.options.clock.now();
 
   constructor(private readonly options: ExecutorOptions) {
     this.committer = new GroupCommitter(options.store, options.owner, () => this.afterFlush());
@@ -199,17 +200,24 @@ export class Executor {
           }
           runs = undefined;
         }
-        if (runs === undefined || timerDue(snapshot, clock.now())) runs = runsOf(apply(transition(machine, snapshot, { type: 'wake', at: clock.now() })));
+        let now = clock.now();
+        if (runs === undefined || timerDue(snapshot, now)) runs = runsOf(apply(transition(machine, snapshot, { type: 'wake', at: now })));
         const asked: RunRequest[] = [];
         let awaited = false;
         if (runs.length > 0 && !this.stopping) {
           const before = snapshot;
-          const results = runs.map((run) => this.runHandler(loaded!, before, run));
-          awaited = results.some(isPromiseLike);
+          const results: (HandlerOutcome | Promise<HandlerOutcome>)[] = [];
+          for (const run of runs) {
+            const result = this.runHandler(loaded!, before, run);
+            if (isPromiseLike(result)) awaited = true;
+            results.push(result);
+          }
           const outcomes = awaited ? await Promise.all(results) : (results as HandlerOutcome[]);
+          // The round's outcomes are recorded at the time its handlers have all returned.
+          now = clock.now();
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
-            const result = apply(transition(machine, snapshot, { type: 'handled', at: clock.now(), token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
+            const result = apply(transition(machine, snapshot, { type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
             for (const effect of result.effects) if (effect.type === 'run') asked.push(effect.run);
           }
           this.steps += runs.length;
@@ -217,7 +225,6 @@ export class Executor {
         }
         // Nothing asked but something ready (never expected): a wake next round finds it.
         runs = asked.length > 0 ? asked : undefined;
-        const now = clock.now();
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
         // Handlers that returned at once did no awaited I/O: the steps they ask for next run now
@@ -246,19 +253,21 @@ export class Executor {
     const handler = registry.get(run.handler);
     if (handler === undefined) return failed({ name: ENGINE_ERRORS.handlerNotFound, message: `no handler named "${run.handler}" is registered` });
     const node = machine.nodes[run.node]!;
-    const loop = node.loop === undefined ? undefined : machine.loops[node.loop];
-    const lane = machine.lanes.find((l) => l.id === node.lane) ?? { id: node.lane, label: node.lane };
-    const context = new RunContext({
+    const init: RunContextInit = {
       instanceId: snapshot.id,
       data: snapshot.data,
       node,
-      lane,
-      ...(loop !== undefined && { loop }),
-      loopIteration: loop === undefined ? 0 : (snapshot.loops[loop.id] ?? 0),
-      token: snapshot.tokens.find((t) => t.id === run.token)!,
+      lane: laneOf(machine, node.lane),
+      loopIteration: 0,
+      token: tokenOf(snapshot, run.token),
       run,
-      now: () => this.options.clock.now(),
-    });
+      now: this.now,
+    };
+    if (node.loop !== undefined) {
+      init.loop = machine.loops[node.loop]!;
+      init.loopIteration = snapshot.loops[node.loop] ?? 0;
+    }
+    const context = new RunContext(init);
     const decision = node.kind === 'decision';
     let result: unknown;
     try {
@@ -305,6 +314,16 @@ export class Executor {
   }
 }
 
+function laneOf(machine: Machine, id: string): { id: string; label: string } {
+  for (const lane of machine.lanes) if (lane.id === id) return lane;
+  return { id, label: id };
+}
+
+function tokenOf(snapshot: Snapshot, id: string): Token {
+  for (const token of snapshot.tokens) if (token.id === id) return token;
+  throw new Error(`instance ${snapshot.id} has no token ${id}`);
+}
+
 function runsOf(result: Transition): RunRequest[] {
   const runs: RunRequest[] = [];
   for (const effect of result.effects) if (effect.type === 'run') runs.push(effect.run);
@@ -313,7 +332,8 @@ function runsOf(result: Transition): RunRequest[] {
 
 /** Whether a sleeping, waiting or backing-off token's time has come. */
 function timerDue(snapshot: Snapshot, now: number): boolean {
-  return snapshot.tokens.some((token) => token.dueAt !== undefined && token.dueAt <= now);
+  for (const token of snapshot.tokens) if (token.dueAt !== undefined && token.dueAt <= now) return true;
+  return false;
 }
 
 /** What a handler's return value means for its node: a data patch for a step, a label for a decision. */
