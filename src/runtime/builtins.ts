@@ -1,7 +1,10 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { wallClock, type Clock } from './clock';
 import type { HandlerPack } from './define';
+import { accountsPack } from './packs/accounts/handlers';
+import { billingPack } from './packs/billing/handlers';
 import { createRetryPack } from './packs/retry';
+import { createWebhookPack } from './packs/webhook/handlers';
 
 /**
  * What a built-in pack's handlers can reach. Packs keep their tables (charges, outbox,
@@ -25,6 +28,9 @@ export type PackFactory = (environment: PackEnvironment) => HandlerPack;
  */
 export const BUILTIN_PACKS: readonly PackFactory[] = [
   createRetryPack,
+  billingPack,
+  createWebhookPack,
+  accountsPack,
 ];
 
 /** For reading bindings outside an engine: handlers are listed, never run. */
