@@ -76,7 +76,7 @@ export function readScenarios(path: string, text: string, flow: CompiledFlow): S
     names.add(scenario.name);
     scenarios.push(scenario);
   }
-  return { scenarios, problems: reader.problems };
+  return { scenarios, problems: reader.problems.sort((a, b) => a.at.line - b.at.line || a.at.column - b.at.column) };
 }
 
 class YamlReader {

@@ -1,0 +1,189 @@
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { SaxesParser } from 'saxes';
+import { describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/cases';
+import { laneflow } from '../helpers/cli';
+import { fixtures } from './helpers';
+
+const artifacts = 'test/artifacts/testing';
+
+/** A copy of refund.flow and its bindings in a folder of its own, with the given scenarios. */
+function refundCopy(name: string, scenarios: string): string {
+  const folder = `${artifacts}/${name}`;
+  rmSync(`${repoRoot}${folder}`, { recursive: true, force: true });
+  mkdirSync(`${repoRoot}${folder}`, { recursive: true });
+  copyFileSync(`${repoRoot}${fixtures}/refund.flow`, `${repoRoot}${folder}/refund.flow`);
+  // The bindings import the runtime relative to their folder: one level deeper here.
+  const bindings = readFileSync(`${repoRoot}${fixtures}/refund.bindings.ts`, 'utf8').replace('../../../src/', '../../../../src/');
+  writeFileSync(`${repoRoot}${folder}/refund.bindings.ts`, bindings);
+  writeFileSync(`${repoRoot}${folder}/refund.scenarios.yaml`, scenarios);
+  return folder;
+}
+
+const ONE_PASS_ONE_FAIL = `scenarios:
+  - name: small refund
+    input: { order: ord_1, amountCents: 2500, ageDays: 3 }
+    expect:
+      end: Done
+  - name: big refund <without> a manager & co
+    input: { order: ord_2, amountCents: 50000, ageDays: 3 }
+    expect:
+      path: [n1, n2, n3, n5, n4, n8]
+`;
+
+/** Every element of an XML document, parsed strictly: saxes throws on any well-formedness error. */
+function parseXml(text: string): { name: string; attributes: Record<string, string>; text: string }[] {
+  const elements: { name: string; attributes: Record<string, string>; text: string }[] = [];
+  const parser = new SaxesParser();
+  parser.on('opentag', (tag) => elements.push({ name: tag.name, attributes: tag.attributes as Record<string, string>, text: '' }));
+  parser.on('text', (text) => {
+    const last = elements[elements.length - 1];
+    if (last !== undefined) last.text += text;
+  });
+  parser.write(text).close();
+  return elements;
+}
+
+describe('laneflow test', () => {
+  it('prints results, the coverage table and every uncovered edge by position', () => {
+    const run = laneflow(['test', `${fixtures}/refund.flow`, '--coverage']);
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('PASS test/testing/fixtures/refund.flow  2 scenarios');
+    expect(run.stdout).toContain('  ✓ a recent small order is refunded to the card');
+    expect(run.stdout).toMatch(/test\/testing\/fixtures\/refund\.flow\s+7\/8\s+88%\s+7\/9\s+78%\s+3\/4\s+75%\s+2/);
+    expect(run.stdout).toContain('Uncovered edges:\n  test/testing/fixtures/refund.flow:15:3  n5->n6  n5 "Amount over limit?" → n6 "Ask a manager" [Yes]\n  test/testing/fixtures/refund.flow:17:3  n6->n4');
+    expect(run.stdout).toContain('Scenarios: 2 passed, 2 total; 1 flow in');
+  });
+
+  it('fails below --min-coverage and passes at or above it', () => {
+    const below = laneflow(['test', `${fixtures}/refund.flow`, '--min-coverage', '80']);
+    expect(below.status).toBe(1);
+    expect(below.stdout).toContain('Edge coverage of test/testing/fixtures/refund.flow is 77.8%, below the minimum of 80%');
+    const above = laneflow(['test', `${fixtures}/refund.flow`, '--min-coverage', '75%']);
+    expect(above.status).toBe(0);
+    const bad = laneflow(['test', `${fixtures}/refund.flow`, '--min-coverage', '120']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('laneflow: --min-coverage 120 is not a percentage from 0 to 100\n');
+  });
+
+  it('exits 1 and shows the node, the .flow line and the expectation of a failing scenario', () => {
+    const folder = refundCopy('failing', ONE_PASS_ONE_FAIL);
+    const run = laneflow(['test', folder]);
+    expect(run.status).toBe(1);
+    // No stack trace: the only `at` lines name a node and its place in the .flow file.
+    expect(run.stdout + run.stderr).not.toMatch(/\bat .*\.(js|ts):\d+:\d+\)?$/m);
+    expect(run.stdout).toContain(`FAIL ${folder}/refund.flow`);
+    expect(run.stdout).toContain('  ✓ small refund');
+    expect(run.stdout).toContain(`  ✗ big refund <without> a manager & co`);
+    expect(run.stdout).toContain(`expect.path (${folder}/refund.scenarios.yaml:9:7): step 5 of the path went to n6 "Ask a manager" instead of n4 "Refund card" after n5 "Amount over limit?" chose "Yes"`);
+    expect(run.stdout).toContain(`at n5 "Amount over limit?" (${folder}/refund.flow:6:3)`);
+    expect(run.stdout).toContain('6 |   n5: diamond label:"Amount over limit?"');
+    expect(run.stdout).toContain('Scenarios: 1 failed, 1 passed, 2 total');
+  });
+
+  it('writes JUnit XML that parses, with a failure per unmet expectation', () => {
+    const folder = refundCopy('junit', ONE_PASS_ONE_FAIL);
+    const run = laneflow(['test', folder, '--reporter', 'junit', '--min-coverage', '100']);
+    expect(run.status).toBe(1);
+    const elements = parseXml(run.stdout);
+    const root = elements[0]!;
+    expect(root.name).toBe('testsuites');
+    expect(root.attributes).toMatchObject({ tests: '3', failures: '2', errors: '0', skipped: '0' });
+    const suite = elements.find((e) => e.name === 'testsuite')!;
+    expect(suite.attributes).toMatchObject({ name: `${folder}/refund.flow`, tests: '3', failures: '2', file: `${folder}/refund.scenarios.yaml` });
+    const cases = elements.filter((e) => e.name === 'testcase');
+    expect(cases.map((c) => c.attributes['name'])).toEqual(['small refund', 'big refund <without> a manager & co', 'edge coverage at least 100%']);
+    expect(cases[1]!.attributes).toMatchObject({ classname: 'refund', file: `${folder}/refund.scenarios.yaml`, line: '6' });
+    const failures = elements.filter((e) => e.name === 'failure');
+    expect(failures[0]!.attributes['type']).toBe('expect.path');
+    expect(failures[0]!.attributes['message']).toContain('step 5 of the path went to n6 "Ask a manager"');
+    expect(failures[0]!.text).toContain(`at n5 "Amount over limit?" (${folder}/refund.flow:6:3)`);
+    expect(failures[1]!.attributes['type']).toBe('coverage');
+    expect(elements.filter((e) => e.name === 'property').map((p) => `${p.attributes['name']}=${p.attributes['value']}`)).toEqual([
+      'coverage.nodes=7/8',
+      'coverage.edges=7/9',
+      'coverage.branches=3/4',
+    ]);
+  });
+
+  it('annotates failures at the node\'s line and uncovered edges for GitHub Actions', () => {
+    const folder = refundCopy('github', ONE_PASS_ONE_FAIL.split('  - name: big')[0]!);
+    const passing = laneflow(['test', folder, '--reporter', 'github', '--coverage']);
+    expect(passing.status).toBe(0);
+    const warnings = passing.stdout.split('\n').filter((line) => line.startsWith('::'));
+    expect(warnings).toEqual([
+      `::warning file=${folder}/refund.flow,line=14,col=3,title=Uncovered edge n3->n7::No scenario takes n3 "Within 30 days?" → n7 "Offer store credit" [No].`,
+      `::warning file=${folder}/refund.flow,line=15,col=3,title=Uncovered edge n5->n6::No scenario takes n5 "Amount over limit?" → n6 "Ask a manager" [Yes].`,
+      `::warning file=${folder}/refund.flow,line=17,col=3,title=Uncovered edge n6->n4::No scenario takes n6 "Ask a manager" → n4 "Refund card".`,
+      `::warning file=${folder}/refund.flow,line=19,col=3,title=Uncovered edge n7->n8::No scenario takes n7 "Offer store credit" → n8 "Done".`,
+    ]);
+
+    const failing = laneflow(['test', refundCopy('github-failing', ONE_PASS_ONE_FAIL), '--reporter', 'github']);
+    expect(failing.status).toBe(1);
+    const errors = failing.stdout.split('\n').filter((line) => line.startsWith('::error'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(
+      new RegExp(`^::error file=${artifacts}/github-failing/refund\\.flow,line=6,col=3,title=refund › big refund <without> a manager & co::expect\\.path \\(${artifacts}/github-failing/refund\\.scenarios\\.yaml:9:7\\) at n5 "Amount over limit\\?": step 5 of the path`),
+    );
+    // Multi-line messages are escaped onto one line.
+    expect(errors[0]).toContain('%0A    expected path: n1 → n2');
+  });
+
+  it('reports scenario file mistakes with their line and exits 1', () => {
+    const folder = refundCopy('mistakes', 'scenarios:\n  - name: typo\n    outcomes:\n      Ask a manger: run\n');
+    const run = laneflow(['test', folder]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain(`✗ ${folder}/refund.scenarios.yaml:4:7: ${folder}/refund.flow has no node "Ask a manger" (did you mean \`Ask a manager\`?)`);
+  });
+
+  it('appends skeleton scenarios for the paths that take uncovered edges', () => {
+    const folder = refundCopy('scaffold', `# kept\n${ONE_PASS_ONE_FAIL.split('  - name: big')[0]!}`);
+    const run = laneflow(['test', folder, '--scaffold']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`${folder}/refund.scenarios.yaml: 2 skeleton scenarios written for paths 1, 3`);
+    const text = readFileSync(`${repoRoot}${folder}/refund.scenarios.yaml`, 'utf8');
+    expect(text.startsWith('# kept\nscenarios:\n  - name: small refund')).toBe(true);
+    expect(text).toContain('  - name: "TODO path 1: Within 30 days? Yes, Amount over limit? Yes"');
+    expect(text).toContain('      n3: [ Yes ]\n      n5: [ Yes ]');
+    expect(text).toContain('      path: [ n1, n2, n3, n5, n6, n4, n8 ]');
+    expect(text).toContain('  - name: "TODO path 3: Within 30 days? No"');
+    // The skeletons are scenarios like any other: scripted decisions, an empty input to fill in.
+    const again = laneflow(['test', folder, '--coverage']);
+    expect(again.stdout).toContain('✗ TODO path 1');
+    expect(again.stdout).toContain('failed at n2 "Look up order" with Error: no order number');
+  });
+});
+
+describe('laneflow paths', () => {
+  it('lists every path with loops bounded', () => {
+    const run = laneflow(['paths', `${fixtures}/retry-loop.flow`]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(
+      [
+        `${fixtures}/retry-loop.flow: 4 paths from n1 "Start"`,
+        'loops: loop1 "up to 3 times" at most 3 iterations',
+        '',
+        ' 1   n1 → n2 → n3 [Yes] → n5',
+        '     ends at n5 "Done"',
+        ' 2   n1 → n2 → n3 [No] → n4 → n2 → n3 [Yes] → n5',
+        '     ends at n5 "Done"',
+        ' 3   n1 → n2 → n3 [No] → n4 → n2 → n3 [No] → n4 → n2 → n3 [Yes] → n5',
+        '     ends at n5 "Done"',
+        ' 4   n1 → n2 → n3 [No] → n4 → n2 → n3 [No] → n4 → n2 → n3 [No] → n4 → n2',
+        '     fails: loop1 runs out when the token enters n2 "Try" again',
+        '',
+        `no scenario file: write ${fixtures}/retry-loop.scenarios.yaml (\`laneflow test --scaffold ${fixtures}/retry-loop.flow\` starts one)`,
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('marks the paths the scenarios take', () => {
+    const run = laneflow(['paths', `${fixtures}/refund.flow`]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(' 2 ✓ n1 → n2 → n3 [Yes] → n5 [No] → n4 → n8');
+    expect(run.stdout).toContain(' 1 · n1 → n2 → n3 [Yes] → n5 [Yes] → n6 → n4 → n8');
+    expect(run.stdout).toContain(`2 of 3 paths taken by the scenarios in ${fixtures}/refund.scenarios.yaml (✓)`);
+  });
+});
