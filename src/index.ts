@@ -10,7 +10,7 @@ export type * from './compiler/types';
 export type { CompileResult } from './compiler/compile';
 export { DIAGNOSTIC_CODES, hasErrors, type Diagnostic, type DiagnosticCode, type Range, type Position, type Severity } from './lib/diagnostics';
 export { formatDiagnostic } from './lib/report';
-export { layout, renderSvg, renderPng, THEME_NAMES, type RenderSvgOptions, type RenderPngOptions, type ThemeName } from './render/index';
+export { layout, renderSvg, renderPng, THEME_NAMES, type RenderSvgOptions, type RenderHighlight, type RenderPngOptions, type ThemeName } from './render/index';
 export type * from './render/types';
 
 export interface CheckResult extends CompileResult {
@@ -41,3 +41,7 @@ export { begin, transition, nextWake, ENGINE_ERRORS } from './runtime/core';
 export { wallClock, VirtualClock, type Clock } from './runtime/clock';
 export { HandlerRegistry } from './runtime/registry';
 export type { Json, JsonObject, Snapshot, RuntimeEvent, Effect, JournalEntry, HandlerOutcome, InstanceStatus, ErrorInfo } from './runtime/types';
+export { flowPaths, type FlowPath, type PathsOptions, type PathsResult } from './compiler/paths';
+export { runFlow, FlowRun, ScenarioAssertionError, type RunFlowOptions, type ExpectInput, type OutcomeInput } from './runtime/testing/run-flow';
+export { coverageOf } from './runtime/testing/coverage';
+export type { Trace, TraceVisit, TraceEffect, ExpectationFailure, FlowCoverage, CoverageItem } from './runtime/testing/types';

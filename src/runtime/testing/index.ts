@@ -1,7 +1,7 @@
 export { runFlow, FlowRun, ScenarioAssertionError, type RunFlowOptions, type ExpectInput, type OutcomeInput } from './run-flow';
-export { runScenario, type ScenarioTarget, type RunScenarioOptions, type ScenarioRun } from './run';
+export { runScenario, DEFAULT_START, type ScenarioTarget, type RunScenarioOptions, type ScenarioRun } from './run';
 export { runScenarios } from './suite';
-export { readScenarioHeader, readScenarios, SCENARIO_SUFFIX, DEFAULT_START, type ScenarioFileHeader, type ScenarioFileContents } from './scenario-file';
+export { readScenarioHeader, readScenarios, SCENARIO_SUFFIX, type ScenarioFileHeader, type ScenarioFileContents } from './scenario-file';
 export { checkExpectations, describeOutcome, formatDuration, subsetDifferences } from './expect';
 export { coverageOf, percent } from './coverage';
 export { traceOf } from './trace';

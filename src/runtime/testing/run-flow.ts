@@ -10,8 +10,7 @@ import type { Json, JsonObject } from '../types';
 import { checkExpectations } from './expect';
 import { formatFailure } from './format';
 import { branchLabels, findNode } from './nodes';
-import { runScenario } from './run';
-import { DEFAULT_START } from './scenario-file';
+import { DEFAULT_START, runScenario } from './run';
 import type { EffectExpectation, ExpectationFailure, Expectations, NodeScript, Scenario, ScriptedOutcome, Trace, TraceEffect } from './types';
 
 /** What a node's handler does in one run: `'run'` (the bound handler), a decision's label, or one of the forms below. */

@@ -34,6 +34,9 @@ export interface ScenarioRun {
   failures: ExpectationFailure[];
 }
 
+/** The virtual clock's start when a scenario names none: a fixed instant, so dates in handlers are the same on every run. */
+export const DEFAULT_START = Date.UTC(2025, 0, 1);
+
 const DEFAULT_MAX_RUNS = 10_000;
 const DEFAULT_HORIZON_MS = 400 * 86_400_000;
 

@@ -4,14 +4,12 @@ import type { CompiledFlow, FlowNode } from '../../compiler/types';
 import { didYouMean } from '../../lib/suggest';
 import { durationMs } from '../duration';
 import { branchLabels, findNode } from './nodes';
+import { DEFAULT_START } from './run';
 import type { Json, JsonObject } from '../types';
 import type { EffectExpectation, ExpectationLocations, Expectations, NodeScript, ScheduledSignal, Scenario, ScenarioProblem, ScriptedOutcome, SourceLocation } from './types';
 
 /** `flows/plan-upgrade.flow` → `flows/plan-upgrade.scenarios.yaml`. */
 export const SCENARIO_SUFFIX = '.scenarios.yaml';
-
-/** The virtual clock's start when a file names none: a fixed instant, so dates in handlers are the same on every run. */
-export const DEFAULT_START = Date.UTC(2025, 0, 1);
 
 export interface ScenarioFileHeader {
   path: string;
