@@ -74,7 +74,7 @@ describe('laneflow run / inspect / signal / retry / compile / types', () => {
     expect(compiled.status).toBe(0);
     const machine = JSON.parse(compiled.stdout) as { nodes: Record<string, { branches?: unknown; handler?: string }>; loops: Record<string, { bound: number }> };
     expect(machine.nodes['n5']!.branches).toEqual([{ label: 'Yes', to: 'n6' }, { label: 'No', to: 'n15' }]);
-    expect(machine.nodes['n4']!.handler).toBe('inline:Send HTTP POST request');
+    expect(machine.nodes['n4']!.handler).toBe('webhook.send');
     expect(machine.loops['loop1']!.bound).toBe(5);
     expect(compiled.stdout).not.toContain('"range"');
 

@@ -6,7 +6,6 @@ import { VirtualClock, wallClock, type Clock } from '../../src/runtime/clock';
 import { defineBindings, defineDecision } from '../../src/runtime/define';
 import { Engine } from '../../src/runtime/engine';
 import planUpgradeBindings from '../../flows/plan-upgrade.bindings';
-import webhookBindings from '../../flows/webhook-integration.bindings';
 import { repoRoot } from '../helpers/cases';
 import { T0 } from './helpers';
 
@@ -108,34 +107,6 @@ describe('engine on SQLite', () => {
       [`${id}:n14:1:gateway.charge`, 'declined'],
       [`${id}:n14:2:gateway.charge`, 'succeeded'],
     ]);
-  });
-
-  it('runs webhook-integration.flow: delivered at once, delivered after a secret refresh on the second retry, or exhausted after five', async () => {
-    const clock = new VirtualClock(T0);
-    const engine = openEngine('webhook', clock);
-    const { machine, diagnostics } = engine.deploy(flowOf('flows/webhook-integration.flow'), webhookBindings);
-    expect(diagnostics).toEqual([]);
-    const happy = engine.start(machine!.version);
-    const refreshed = engine.start(machine!.version, { input: { receiverSecret: 'whsec_rotated', refreshSecretOnRetry: 2 } });
-    const exhausted = engine.start(machine!.version, { input: { receiverSecret: 'whsec_rotated' } });
-    await engine.runUntilIdle();
-
-    const first = engine.instance(happy)!;
-    expect(first.status).toBe('completed');
-    expect(first.snapshot.data).toMatchObject({ signatureValid: true, queued: 'evt_0001', ledger: { paidCents: 2900, refundedCents: 0 }, processed: ['evt_0001'] });
-
-    const second = engine.instance(refreshed)!;
-    expect(second.status).toBe('completed');
-    expect(second.snapshot.data).toMatchObject({ retries: 2, backoffSeconds: 60, signatureValid: true, processed: ['evt_0001'] });
-    expect(second.outbox.filter((e) => e.kind === 'webhook.post').map((e) => e.key)).toEqual([1, 2, 3].map((visit) => `${refreshed}:n4:${visit}:webhook.post`));
-
-    const third = engine.instance(exhausted)!;
-    expect(third.status).toBe('failed');
-    expect(third.snapshot.error!.name).toBe('laneflow.LoopExhausted');
-    expect(third.snapshot.data).toMatchObject({ retries: 5 });
-    // Backoffs of 30, 60, 120, 240 and 480 s, slept durably on the virtual clock.
-    expect(third.journal.filter((e) => e.outcome === 'sleeping').map((e) => e.detail!['until'])).toHaveLength(5);
-    expect(clock.now() - T0).toBeGreaterThanOrEqual((30 + 60 + 120 + 240 + 480) * 1000);
   });
 
   it('runs a 30-day dunning schedule on the virtual clock, sleeping durably a day at a time', async () => {

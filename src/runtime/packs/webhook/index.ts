@@ -28,3 +28,13 @@ export {
 } from './signature';
 export { WebhookStore, type DeliveryFilter } from './sqlite-store';
 export type * from './types';
+export {
+  createWebhookPack,
+  deliveryKeyFor,
+  instanceOfDelivery,
+  HANDOFF_SIGNAL,
+  WEBHOOK_STEP_ERRORS,
+  WebhookStepError,
+  type WebhookRequestData,
+} from './handlers';
+export { createWebhookBridge, eventJson, instanceIdForEvent, signalSendingInstance, type BridgeRoute, type WebhookBridgeOptions } from './bridge';
