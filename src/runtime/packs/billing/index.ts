@@ -10,7 +10,7 @@ export { DEFAULT_DUNNING_SCHEDULE, nextDunningStep } from './dunning-schedule';
 export { canTransition, SUBSCRIPTION_TRANSITIONS } from './subscription-machine';
 export { prorate, settle } from './proration';
 export { DEFAULT_DUNNING_EMAILS, type DunningEmailSequence, type DunningEmailTemplate, type DunningEmailVars } from './dunning-emails';
-export { createSmtpMailer, dispatchEmails } from './outbox';
+export { createSmtpMailer, dispatchEmails, enqueueEmail, listOutbox, type EmailToQueue } from './outbox';
 export { createUpdateLink, signUpdateLinkToken, verifyUpdateLinkToken } from './update-link';
 export { computeEntitlement, DEFAULT_ENTITLEMENT_POLICY, listEntitlementChanges } from './entitlements';
 export { minorUnits, formatMinorUnits } from './money';
