@@ -66,7 +66,8 @@ export default defineBindings<Flow, WebhookData>({
     'Log successful delivery': 'webhook.logDelivery',
     'Validate signature header': 'webhook.readVerdict',
     'Signature valid?': 'webhook.signatureValid',
-    'Parse JSON payload': 'webhook.parsePayload',
+    // A body that does not parse takes the diagram's 400 path at once instead of retrying the parse.
+    'Parse JSON payload': { handler: 'webhook.parsePayload', retry: false, catch: { next: 'Return 400 Bad Request', errorEquals: ['SyntaxError'] } },
     'Acknowledge with 200 OK': 'webhook.acknowledged',
     'Return 401 Unauthorized': 'webhook.recordRefusal',
     'Return 400 Bad Request': 'webhook.recordRefusal',
