@@ -1,5 +1,5 @@
 import { dirname, join } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import type { CompiledFlow, FlowNode } from '../../compiler/types';
 import { didYouMean } from '../../lib/suggest';
 import { durationMs } from '../duration';
@@ -87,7 +87,8 @@ class YamlReader {
     text: string,
     private readonly flow?: CompiledFlow,
   ) {
-    this.document = parseDocument(text, { lineCounter: this.lines, prettyErrors: false });
+    // Merge keys let scenarios share outcomes: `outcomes: { <<: *offline, Send: … }`.
+    this.document = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, merge: true });
     for (const error of this.document.errors) this.problems.push({ message: `YAML: ${error.message.split('\n')[0]}`, at: this.locationAt(error.pos[0]) });
   }
 
@@ -111,7 +112,10 @@ class YamlReader {
 
   checkKeys(map: YAMLMap, allowed: readonly string[], what: string): void {
     for (const pair of map.items) {
+      // `x-…` keys hold anchors for aliases elsewhere, as in Compose files; `<<` merges one in.
+      if (isMergeKey(pair.key)) continue;
       const key = isScalar(pair.key) ? String(pair.key.value) : '';
+      if (what === 'a scenario file' && key.startsWith('x-')) continue;
       if (!allowed.includes(key)) this.problem(pair.key as YamlNode, `unknown key \`${key}\` in ${what}${didYouMean(key, allowed)}; the keys are ${allowed.join(', ')}`);
     }
   }
@@ -180,13 +184,13 @@ class YamlReader {
 
   private outcomes(node: YamlNode, scenario: Scenario): void {
     if (!isMap(node)) return this.problem(node, '`outcomes:` maps node ids or labels to what their handler does: `run`, `{ return: {...} }`, `{ throw: ErrorName }`, or a decision\'s label');
-    for (const pair of node.items) {
+    for (const pair of this.merged(node)) {
       const id = this.nodeRef(pair.key as YamlNode, (n) => n.kind === 'step' || n.kind === 'decision', 'a step or decision');
       if (id === undefined || pair.value === null) continue;
       const flowNode = this.flow!.nodes.find((n) => n.id === id)!;
-      const value = pair.value as YamlNode;
+      const value = this.deref(pair.value as YamlNode);
       if (isSeq(value)) {
-        const runs = value.items.flatMap((item) => this.outcome(item as YamlNode, flowNode));
+        const runs = value.items.flatMap((item) => this.outcome(this.deref(item as YamlNode), flowNode));
         scenario.scripts[id] = { runs };
       } else {
         const [outcome, ...rest] = this.outcome(value, flowNode);
@@ -266,6 +270,34 @@ class YamlReader {
     return outcome === undefined ? [] : Array.from({ length: count }, () => outcome);
   }
 
+  /** The node an alias (`*handoff`) stands for; any other node as it is. */
+  private deref(node: YamlNode): YamlNode {
+    return isAlias(node) ? ((node.resolve(this.document) as YamlNode | undefined) ?? node) : node;
+  }
+
+  /** A mapping's pairs with `<<: *alias` merges expanded; keys written in the mapping itself win. */
+  private merged(map: YAMLMap): Pair[] {
+    const own = map.items.filter((pair) => !isMergeKey(pair.key));
+    const ownKeys = new Set(own.map((pair) => (isScalar(pair.key) ? String(pair.key.value) : '')));
+    const inherited: Pair[] = [];
+    for (const pair of map.items) {
+      if (!isMergeKey(pair.key)) continue;
+      const sources = isSeq(pair.value) ? pair.value.items : [pair.value];
+      for (const source of sources) {
+        const target = isAlias(source) ? source.resolve(this.document) : source;
+        if (!isMap(target)) {
+          this.problem(source as YamlNode, '`<<` merges a mapping, such as an alias `*offline` of one');
+          continue;
+        }
+        for (const item of this.merged(target)) {
+          const key = isScalar(item.key) ? String(item.key.value) : '';
+          if (!ownKeys.has(key)) inherited.push(item);
+        }
+      }
+    }
+    return [...inherited, ...own];
+  }
+
   private emits(node: YamlNode | undefined): { kind: string; payload: Json }[] {
     if (node === undefined) return [];
     if (!isSeq(node)) {
@@ -282,7 +314,7 @@ class YamlReader {
 
   private signals(node: YamlNode, scenario: Scenario): void {
     if (!isSeq(node)) return this.problem(node, '`signals:` is a list of `{ name: …, after: 3d, payload: … }`');
-    for (const item of node.items) {
+    for (const item of node.items.map((entry) => this.deref(entry as YamlNode))) {
       if (!isMap(item)) {
         this.problem(item as YamlNode, 'a signal is `{ name: …, after: 3d, payload: … }`');
         continue;
@@ -446,6 +478,11 @@ class YamlReader {
     const { line, col } = this.lines.linePos(offset);
     return { path: this.path, line, column: col };
   }
+}
+
+/** `<<`: with merge keys on, the parser gives its key a symbol value rather than the text. */
+function isMergeKey(key: unknown): boolean {
+  return isScalar(key) && (key.value === '<<' || (typeof key.value === 'symbol' && key.value.description === '<<'));
 }
 
 function isObject(value: Json | undefined): value is JsonObject {
