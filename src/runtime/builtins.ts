@@ -3,6 +3,7 @@ import { wallClock, type Clock } from './clock';
 import type { HandlerPack } from './define';
 import { accountsPack } from './packs/accounts/handlers';
 import { billingPack } from './packs/billing/handlers';
+import { billingPlansPack } from './packs/billing/plan-handlers';
 import { createRetryPack } from './packs/retry';
 import { createWebhookPack } from './packs/webhook/handlers';
 
@@ -31,6 +32,7 @@ export const BUILTIN_PACKS: readonly PackFactory[] = [
   billingPack,
   createWebhookPack,
   accountsPack,
+  billingPlansPack,
 ];
 
 /** For reading bindings outside an engine: handlers are listed, never run. */

@@ -7,6 +7,7 @@ import { checkSource } from '../../src/index';
 import { VirtualClock } from '../../src/runtime/clock';
 import type { AnyFlow, FlowBindings, FlowShape } from '../../src/runtime/define';
 import { Engine } from '../../src/runtime/engine';
+import { BillingService, SandboxGateway } from '../../src/runtime/packs/billing/index';
 import type { InstanceDetails } from '../../src/runtime/engine';
 import { repoRoot } from '../helpers/cases';
 
@@ -74,3 +75,27 @@ export function openFlow<F extends FlowShape, D>(name: string, bindings: FlowBin
 
 export const HOUR = 3_600_000;
 export const DAY = 24 * HOUR;
+
+/** A billing service on the harness's database, with the sandbox gateway, as an application would open one beside the engine. */
+export function billingOn(h: FlowHarness): BillingService {
+  return new BillingService({
+    db: h.db,
+    gateway: new SandboxGateway(h.db, h.clock),
+    clock: h.clock,
+    emailFrom: 'billing@laneflow.test',
+    updateLinks: { secret: 'test-secret-that-is-at-least-32-bytes-long', baseUrl: 'https://billing.laneflow.test/update-card' },
+  });
+}
+
+/** A customer with a card and an active monthly subscription, activated at the clock's time. */
+export async function activeSubscription(billing: BillingService, input: { email: string; name: string; planId: string; price: number }) {
+  const customer = billing.createCustomer({ email: input.email, name: input.name }, `setup:${input.email}:customer`);
+  await billing.attachPaymentMethod(customer.id, 'pm_card_visa', `setup:${input.email}:card`);
+  const subscription = billing.createSubscription(
+    { customerId: customer.id, planId: input.planId, price: input.price, currency: 'usd', interval: { unit: 'month', count: 1 } },
+    `setup:${input.email}:subscription`,
+  );
+  const activation = await billing.activateSubscription(subscription.id, `setup:${input.email}:activate`);
+  if (activation.kind !== 'paid') throw new Error(`the test subscription was not activated: ${activation.kind}`);
+  return billing.subscription(subscription.id);
+}

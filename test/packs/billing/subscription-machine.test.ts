@@ -8,10 +8,19 @@ import type { SubscriptionState } from '../../../src/runtime/packs/billing/types
 import { START, tempDatabase } from './helpers';
 
 const STATES: SubscriptionState[] = ['draft', 'active', 'past_due', 'unpaid', 'canceled'];
-const ALLOWED = new Set(['draft>active', 'active>past_due', 'past_due>active', 'past_due>canceled', 'past_due>unpaid', 'unpaid>active', 'unpaid>canceled']);
+const ALLOWED = new Set([
+  'draft>active',
+  'active>past_due',
+  'past_due>active',
+  'past_due>canceled',
+  'past_due>unpaid',
+  'unpaid>active',
+  'unpaid>canceled',
+  'active>canceled',
+]);
 
 describe('subscription state machine', () => {
-  it('has exactly the seed matrix plus the unpaid edges', () => {
+  it('has exactly the seed matrix plus the unpaid edges and account closure', () => {
     for (const from of STATES) {
       for (const to of STATES) expect(canTransition(from, to), `${from} -> ${to}`).toBe(ALLOWED.has(`${from}>${to}`));
     }

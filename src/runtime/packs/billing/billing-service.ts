@@ -270,7 +270,7 @@ export class BillingService {
     return this.attempt('retry', subscriptionId, idempotencyKey);
   }
 
-  /** Ends a subscription that is past due or unpaid (the state machine allows nothing else to cancel). */
+  /** Ends a subscription that is past due or unpaid, or an active one whose customer closes the account. */
   cancelSubscription(subscriptionId: string, reason: string, idempotencyKey: string): TransitionResult {
     checkIdempotencyKey(idempotencyKey);
     return immediately(this.db, () => {

@@ -5,8 +5,9 @@ import type { SubscriptionState } from './types';
  * Every edge the subscription state machine has. The first four are the billing architecture
  * note's transition matrix; the `unpaid` edges are ours, for retries that ran out under the
  * `mark_unpaid` policy (hard declines, expired cards): access is suspended but the account is
- * kept, a payment brings it back, or it is canceled for good. There is deliberately no edge out
- * of `canceled` and none back to `draft`.
+ * kept, a payment brings it back, or it is canceled for good. `active → canceled` is ours too,
+ * for a customer who closes the account. There is deliberately no edge out of `canceled` and
+ * none back to `draft`.
  */
 export const SUBSCRIPTION_TRANSITIONS: ReadonlyArray<{ from: SubscriptionState; to: SubscriptionState; when: string }> = [
   { from: 'draft', to: 'active', when: 'the initial charge succeeded' },
@@ -16,6 +17,7 @@ export const SUBSCRIPTION_TRANSITIONS: ReadonlyArray<{ from: SubscriptionState; 
   { from: 'past_due', to: 'unpaid', when: 'the retries ran out under the mark_unpaid policy' },
   { from: 'unpaid', to: 'active', when: 'a payment with an updated method succeeded' },
   { from: 'unpaid', to: 'canceled', when: 'the unpaid subscription was given up' },
+  { from: 'active', to: 'canceled', when: 'the customer closed the account' },
 ];
 
 export function canTransition(from: SubscriptionState, to: SubscriptionState): boolean {
