@@ -6,6 +6,7 @@ import { registerRuntimeCommands } from './runtime';
 import { registerRenderCommands } from './render';
 import { registerTestingCommands } from './testing';
 import { registerServeCommands } from './serve';
+import { registerWebhookCommands } from './webhooks';
 
 export function buildProgram(): Command {
   const program = new Command('laneflow')
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerRuntimeCommands(program);
   registerTestingCommands(program);
   registerServeCommands(program);
+  registerWebhookCommands(program);
 
   return program;
 }

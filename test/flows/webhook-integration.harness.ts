@@ -33,6 +33,8 @@ const flow = (() => {
 export type Gate = 'receiver' | number | 'cut-after-receiver';
 
 export interface System {
+  /** The engine's SQLite file. */
+  file: string;
   engine: Engine;
   clock: VirtualClock;
   machine: string;
@@ -124,6 +126,7 @@ export async function openSystem(options: { gates?: Gate[]; receiverSecret?: str
   }
 
   return {
+    file,
     engine,
     clock,
     machine: machine!.version,
