@@ -142,3 +142,13 @@ describe('scenario runner', () => {
     expect(result!.failures[0]!.message).toContain('failed at n2 "Try" with laneflow.LoopExhausted');
   });
 });
+
+describe('subsetDifferences', () => {
+  it('compares only the keys expected, arrays whole, and takes null for a deleted key', async () => {
+    const { subsetDifferences } = await import('../../src/runtime/testing/expect');
+    expect(subsetDifferences({ a: { b: 1 }, gone: null }, { a: { b: 1, c: 2 }, other: true }, 'data')).toEqual([]);
+    expect(subsetDifferences({ list: [{ id: 1 }] }, { list: [{ id: 1 }, { id: 2 }] }, 'data')).toEqual([{ path: 'data.list', expected: [{ id: 1 }], actual: [{ id: 1 }, { id: 2 }] }]);
+    expect(subsetDifferences({ a: { b: 1 } }, { a: { b: 2 } }, 'data')).toEqual([{ path: 'data.a.b', expected: 1, actual: 2 }]);
+    expect(subsetDifferences({ a: 0 }, {}, 'data')).toEqual([{ path: 'data.a', expected: 0, actual: undefined }]);
+  });
+});

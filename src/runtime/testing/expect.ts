@@ -146,7 +146,8 @@ export interface DataDifference {
 
 /**
  * Where `actual` does not match `expected` as a subset: objects compare only the keys
- * expected, arrays compare length and each element, other values compare exactly.
+ * expected, arrays compare length and each element, `null` matches a missing key, other values
+ * compare exactly.
  */
 export function subsetDifferences(expected: Json, actual: Json | undefined, path: string): DataDifference[] {
   if (isObject(expected)) {
@@ -157,6 +158,8 @@ export function subsetDifferences(expected: Json, actual: Json | undefined, path
     if (!Array.isArray(actual) || actual.length !== expected.length) return [{ path, expected, actual }];
     return expected.flatMap((value, index) => subsetDifferences(value, actual[index], `${path}[${index}]`));
   }
+  // A data patch deletes a key by setting it to null, so null expects the key gone (or null).
+  if (expected === null && actual === undefined) return [];
   return expected === actual ? [] : [{ path, expected, actual }];
 }
 

@@ -174,11 +174,11 @@ class YamlReader {
       else this.problem(skip, '`skip:` must be true or false');
     }
     const outcomes = map.get('outcomes', true) as YamlNode | undefined;
-    if (outcomes !== undefined) this.outcomes(outcomes, scenario);
+    if (outcomes !== undefined) this.outcomes(this.deref(outcomes), scenario);
     const signals = map.get('signals', true) as YamlNode | undefined;
-    if (signals !== undefined) this.signals(signals, scenario);
+    if (signals !== undefined) this.signals(this.deref(signals), scenario);
     const expect = map.get('expect', true) as YamlNode | undefined;
-    if (expect !== undefined) this.expectations(expect, scenario);
+    if (expect !== undefined) this.expectations(this.deref(expect), scenario);
     return scenario;
   }
 
