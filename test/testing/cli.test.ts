@@ -32,10 +32,16 @@ const ONE_PASS_ONE_FAIL = `scenarios:
 `;
 
 /** Every element of an XML document, parsed strictly: saxes throws on any well-formedness error. */
-function parseXml(text: string): { name: string; attributes: Record<string, string>; text: string }[] {
-  const elements: { name: string; attributes: Record<string, string>; text: string }[] = [];
+function parseXml(text: string): { name: string; attributes: Record<string, string>; text: string; within: string[] }[] {
+  const elements: { name: string; attributes: Record<string, string>; text: string; within: string[] }[] = [];
+  const open: string[] = [];
   const parser = new SaxesParser();
-  parser.on('opentag', (tag) => elements.push({ name: tag.name, attributes: tag.attributes as Record<string, string>, text: '' }));
+  parser.on('opentag', (tag) => {
+    const attributes = tag.attributes as Record<string, string>;
+    elements.push({ name: tag.name, attributes, text: '', within: [...open] });
+    open.push(attributes['class'] ?? '');
+  });
+  parser.on('closetag', () => open.pop());
   parser.on('text', (text) => {
     const last = elements[elements.length - 1];
     if (last !== undefined) last.text += text;
@@ -185,5 +191,39 @@ describe('laneflow paths', () => {
     expect(run.stdout).toContain(' 2 ✓ n1 → n2 → n3 [Yes] → n5 [No] → n4 → n8');
     expect(run.stdout).toContain(' 1 · n1 → n2 → n3 [Yes] → n5 [Yes] → n6 → n4 → n8');
     expect(run.stdout).toContain(`2 of 3 paths taken by the scenarios in ${fixtures}/refund.scenarios.yaml (✓)`);
+  });
+});
+
+describe('laneflow render --coverage / --trace', () => {
+  it('draws covered edges green, uncovered ones red and dashed, and dims nodes never visited', () => {
+    const run = laneflow(['render', `${fixtures}/refund.flow`, '--coverage', '-o', '-']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe(`${fixtures}/refund.flow: edge coverage 7/9 (78%) from 2 scenarios\n`);
+    const elements = parseXml(run.stdout);
+    const edge = (id: string) => elements.find((e) => e.name === 'path' && e.attributes['data-edge-id'] === id)!.attributes;
+    expect(edge('n5->n6')).toMatchObject({ 'data-highlight': 'missed', stroke: '#dc2626', 'stroke-dasharray': '7 5' });
+    expect(edge('n6->n4')['data-highlight']).toBe('missed');
+    expect(edge('n5->n4')).toMatchObject({ 'data-highlight': 'taken', stroke: '#16a34a' });
+    expect(elements.filter((e) => e.attributes['data-highlight'] === 'taken')).toHaveLength(7);
+    // The one node no scenario visits sits in the dimmed group.
+    const dimmed = elements.filter((e) => e.attributes['data-node-id'] !== undefined && e.within.includes('dimmed'));
+    expect(dimmed.map((e) => e.attributes['data-node-id'])).toEqual(['n6']);
+  });
+
+  it('draws the path one instance took', () => {
+    const db = `${repoRoot}${artifacts}/trace.db`;
+    for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+    mkdirSync(`${repoRoot}${artifacts}`, { recursive: true });
+    const started = laneflow(['run', `${fixtures}/refund.flow`, '--db', db, '--input', '{"order": "ord_7", "amountCents": 500, "ageDays": 60}']);
+    expect(started.status).toBe(0);
+    const id = /^(\w+): completed$/m.exec(started.stdout)![1]!;
+    const run = laneflow(['render', `${fixtures}/refund.flow`, '--trace', id, '--db', db, '-o', '-']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe(`${fixtures}/refund.flow: instance ${id} (completed) took 4 of 9 edges\n`);
+    const taken = parseXml(run.stdout).filter((e) => e.name === 'path' && e.attributes['data-highlight'] === 'taken').map((e) => e.attributes['data-edge-id']);
+    expect(taken).toEqual(['n1->n2', 'n2->n3', 'n3->n7', 'n7->n8']);
+    const missing = laneflow(['render', `${fixtures}/refund.flow`, '--trace', 'nope', '--db', db, '-o', '-']);
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toBe(`laneflow: no instance nope in ${db}\n`);
   });
 });
