@@ -152,3 +152,22 @@ describe('subsetDifferences', () => {
     expect(subsetDifferences({ a: 0 }, {}, 'data')).toEqual([{ path: 'data.a', expected: 0, actual: undefined }]);
   });
 });
+
+describe('scenario databases', () => {
+  it('runs the same on a temporary SQLite file as in memory, and removes the file', async () => {
+    const { readdirSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { runScenario } = await import('../../src/runtime/testing/run');
+    const { fixtureBindings } = await import('./helpers');
+    const flow = fixtureFlow('dunning');
+    const { scenarios } = readScenarios('d.scenarios.yaml', 'scenarios:\n  - name: thirty days\n    input: { customer: c, cardWorks: false }\n', flow);
+    const target = { flow, bindings: await fixtureBindings('dunning') };
+    const before = readdirSync(tmpdir()).filter((name) => name.startsWith('laneflow-test-')).length;
+    const onFile = await runScenario(target, scenarios[0]!, { database: 'file' });
+    const inMemory = await runScenario(target, scenarios[0]!, { database: 'memory' });
+    expect(onFile.trace!.path).toEqual(inMemory.trace!.path);
+    expect(onFile.trace!.effects).toEqual(inMemory.trace!.effects);
+    expect(onFile.trace!.updatedAt - onFile.trace!.startedAt).toBe(30 * 86_400_000);
+    expect(readdirSync(tmpdir()).filter((name) => name.startsWith('laneflow-test-')).length).toBe(before);
+  });
+});

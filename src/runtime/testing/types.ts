@@ -150,7 +150,7 @@ export interface ExpectationFailure {
   message: string;
   /** The node the failure points at, with its place in the .flow file. */
   node?: { id: string; label: string; at: SourceLocation };
-  /** Where the expectation is written in the scenario file. */
+  /** Where the expectation is written in the scenario file (for a binding error: its place in the .flow file). */
   at?: SourceLocation;
 }
 
