@@ -4,7 +4,7 @@
 const SVG_NS = 'http://www.w3.org/2000/svg';
 /** What laneflow's renderer writes; anything else in an SVG is dropped before it is shown. */
 const ALLOWED_ELEMENTS = new Set(['svg', 'g', 'title', 'desc', 'defs', 'marker', 'path', 'rect', 'circle', 'ellipse', 'polygon', 'polyline', 'line', 'text', 'tspan']);
-const MIN_SCALE = 0.05;
+const MIN_SCALE = 0.01;
 const MAX_SCALE = 8;
 
 /**
@@ -39,12 +39,16 @@ export class Diagram {
     this.svgText = undefined;
     this.svg = undefined;
     this.view = { scale: 1, x: 0, y: 0 };
-    this.fitted = false;
+    /** True while the view is the fitted one: a resized pane then fits the diagram again. */
+    this.autoFit = true;
     this.marks = undefined;
     this.setUpPointer();
+    new ResizeObserver(() => {
+      if (this.autoFit) this.fit();
+    }).observe(viewport);
   }
 
-  /** Shows a new drawing; the view stays where the user put it, except on the first. */
+  /** Shows a new drawing: fitted while the user has not zoomed or panned, else where they put it. */
   show(svgText) {
     const svg = parseSvg(svgText);
     this.svgText = svgText;
@@ -52,10 +56,8 @@ export class Diagram {
     this.canvas.replaceChildren(svg);
     this.setStale(false);
     this.applyMarks();
-    if (!this.fitted) {
-      this.fit();
-      this.fitted = true;
-    } else this.apply();
+    if (this.autoFit) this.fit();
+    else this.apply();
   }
 
   /** Greys the last good drawing while the text has errors. */
@@ -76,6 +78,7 @@ export class Diagram {
     const scale = clamp(Math.min((room.width - 2 * margin) / width, (room.height - 2 * margin) / height, 1));
     this.view = { scale, x: (room.width - width * scale) / 2, y: Math.max(margin, (room.height - height * scale) / 2) };
     this.apply();
+    this.autoFit = true;
   }
 
   actualSize() {
@@ -85,6 +88,7 @@ export class Diagram {
 
   /** Zooms by `factor` keeping the point under (x, y) of the viewport where it is. */
   zoomAt(factor, x, y) {
+    this.autoFit = false;
     const scale = clamp(this.view.scale * factor);
     const applied = scale / this.view.scale;
     this.view = { scale, x: x - (x - this.view.x) * applied, y: y - (y - this.view.y) * applied };
@@ -99,7 +103,7 @@ export class Diagram {
   apply() {
     const { scale, x, y } = this.view;
     this.canvas.style.transform = `translate(${x}px, ${y}px) scale(${scale})`;
-    this.zoomLabel.textContent = `${Math.round(scale * 100)}%`;
+    this.zoomLabel.textContent = `${scale < 0.1 ? (scale * 100).toFixed(1) : Math.round(scale * 100)}%`;
   }
 
   setUpPointer() {
@@ -125,6 +129,7 @@ export class Diagram {
     viewport.addEventListener('pointermove', (event) => {
       if (drag === undefined || event.pointerId !== drag.id) return;
       this.view = { ...drag.view, x: drag.view.x + event.clientX - drag.x, y: drag.view.y + event.clientY - drag.y };
+      this.autoFit = false;
       this.apply();
     });
     const end = (event) => {
@@ -155,6 +160,7 @@ export class Diagram {
   }
 
   panBy(dx, dy) {
+    this.autoFit = false;
     this.view = { ...this.view, x: this.view.x + dx, y: this.view.y + dy };
     this.apply();
   }

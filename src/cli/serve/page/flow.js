@@ -31,6 +31,7 @@ const runs = new RunsPanel(name, diagram, {
   trailTitle: $('trail-title'),
   trailStatus: $('trail-status'),
   timeline: $('timeline'),
+  toggle: $('runs-toggle'),
 }, (changed) => {
   overlay = changed;
   requestPreview(0);
@@ -207,11 +208,11 @@ $('export-png').addEventListener('click', async () => {
     showError(`Could not export a PNG: ${error.message}`);
   }
 });
-$('runs-toggle').addEventListener('click', () => {
-  const pane = $('runs-pane');
-  pane.hidden = !pane.hidden;
-  $('runs-toggle').setAttribute('aria-expanded', String(!pane.hidden));
-});
+function showRuns(shown) {
+  $('runs-pane').hidden = !shown;
+  $('runs-toggle').setAttribute('aria-expanded', String(shown));
+}
+$('runs-toggle').addEventListener('click', () => showRuns($('runs-pane').hidden));
 setUpSplitter($('splitter'), document.querySelector('.workspace'));
 
 onFileChange((changed) => {
@@ -219,3 +220,5 @@ onFileChange((changed) => {
 });
 await load();
 await runs.refresh();
+// The panel opens by itself only when there is a run to show; the diagram gets the room otherwise.
+if ($('instances').childElementCount === 0) showRuns(false);

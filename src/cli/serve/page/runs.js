@@ -31,6 +31,7 @@ export class RunsPanel {
         ? `${plural(listing.instances.length, 'instance')} of this flow in ${listing.database}`
         : `No database at ${listing.database} yet: \`laneflow run\` creates it.`;
       instances.replaceChildren(...listing.instances.map((instance) => this.instanceItem(instance)));
+      this.elements.toggle.textContent = listing.instances.length === 0 ? 'Runs' : `Runs (${listing.instances.length})`;
       if (this.selected !== undefined && !listing.instances.some((instance) => instance.id === this.selected)) this.select(undefined);
       else if (this.selected !== undefined) await this.select(this.selected);
     } catch (error) {
