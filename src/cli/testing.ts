@@ -7,6 +7,7 @@ import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
 import type { RenderHighlight } from '../render/svg';
 import type { AnyFlow, FlowBindings } from '../runtime/define';
+import type { ScenarioTarget } from '../runtime/testing/run';
 import type { Scenario, ScenarioProblem, Trace } from '../runtime/testing/types';
 import { checkFiles } from './check';
 import { EXIT_PROBLEMS, output } from './output';
@@ -90,7 +91,7 @@ export async function runTest(paths: string[], options: TestCommandOptions): Pro
     const { report, flow } = item;
     if (flow !== undefined) {
       report.results = await runScenarios(
-        { flow, ...(item.bindings !== undefined && { bindings: item.bindings }), ...(item.bindingsPath !== undefined && { bindingsPath: item.bindingsPath }) },
+        targetOf(item, flow),
         item.scenarios.filter(matches),
         {
           database: options.database,
@@ -136,7 +137,7 @@ async function runPaths(file: string, options: { json?: boolean; max: number }):
   let covered = new Set<number>();
   if (item.scenarios.length > 0 && item.report.problems.length === 0) {
     const { runScenarios } = await import('../runtime/testing/suite');
-    const results = await runScenarios({ flow, ...(item.bindings !== undefined && { bindings: item.bindings }), ...(item.bindingsPath !== undefined && { bindingsPath: item.bindingsPath }) }, item.scenarios);
+    const results = await runScenarios(targetOf(item, flow), item.scenarios);
     covered = coveredPathIndexes(result.paths, results.flatMap((r) => (r.trace === undefined ? [] : [r.trace])));
   }
   if (options.json === true) {
@@ -292,7 +293,8 @@ export async function highlightFor(flow: CompiledFlow, options: { coverage?: boo
   const item = await prepare(flow.path, besideScenarioFile(flow.path));
   const { runScenarios } = await import('../runtime/testing/suite');
   const { coverageOf, percent } = await import('../runtime/testing/coverage');
-  const results = await runScenarios({ flow, ...(item.bindings !== undefined && { bindings: item.bindings }), ...(item.bindingsPath !== undefined && { bindingsPath: item.bindingsPath }) }, item.scenarios);
+  if (item.report.problems.length > 0) output.err(`laneflow: ${item.report.problems.length} problem(s) in ${item.report.scenarioPath ?? flow.path}; \`laneflow test ${flow.path}\` lists them\n`);
+  const results = await runScenarios(targetOf(item, flow), item.scenarios);
   const coverage = coverageOf(flow, results.flatMap((r) => (r.trace === undefined ? [] : [r.trace])), item.machine);
   const failed = results.filter((r) => r.status === 'failed').length;
   const note = item.report.scenarioPath === undefined ? 'no scenario file' : `${results.length} scenarios${failed > 0 ? `, ${failed} failing` : ''}`;
@@ -302,6 +304,10 @@ export async function highlightFor(flow: CompiledFlow, options: { coverage?: boo
     missed: coverage.edgeItems.filter((e) => e.hits === 0).map((e) => e.id),
     nodes: coverage.nodeItems.filter((n) => n.hits > 0).map((n) => n.id),
   };
+}
+
+function targetOf(item: PreparedFlow, flow: CompiledFlow): ScenarioTarget {
+  return { flow, ...(item.bindings !== undefined && { bindings: item.bindings }), ...(item.bindingsPath !== undefined && { bindingsPath: item.bindingsPath }) };
 }
 
 function traces(report: FlowReport): Trace[] {
