@@ -4,6 +4,7 @@ import type { HandlerPack } from './define';
 import { accountsPack } from './packs/accounts/handlers';
 import { billingPack } from './packs/billing/handlers';
 import { billingPlansPack } from './packs/billing/plan-handlers';
+import { disputesPack } from './packs/disputes/handlers';
 import { createRetryPack } from './packs/retry';
 import { createWebhookPack } from './packs/webhook/handlers';
 
@@ -33,6 +34,7 @@ export const BUILTIN_PACKS: readonly PackFactory[] = [
   createWebhookPack,
   accountsPack,
   billingPlansPack,
+  disputesPack,
 ];
 
 /** For reading bindings outside an engine: handlers are listed, never run. */

@@ -64,3 +64,12 @@ function describe(value: Json | undefined): string {
 export function senderAddress(pack: string): string {
   return process.env[`LANEFLOW_${pack.toUpperCase()}_EMAIL_FROM`] || `${pack}@laneflow.localhost`;
 }
+
+/**
+ * A service's result as the flow's JSON. The packs declare their data as interfaces, which
+ * TypeScript does not take for `Json` however plain they are; the round trip also drops
+ * `undefined`s, as the journal would.
+ */
+export function toJson(value: object): JsonObject {
+  return JSON.parse(JSON.stringify(value)) as JsonObject;
+}
