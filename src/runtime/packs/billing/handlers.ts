@@ -39,6 +39,9 @@ const SANDBOX_DEFAULTS = {
   card: 'pm_sandbox_declineFirst2_insufficient_funds',
 } as const;
 
+/** How soon an email that another worker is sending is looked at again. */
+const SENDING_RECHECK_MS = 5_000;
+
 const DECLINE_LABELS: Record<DeclineClass, 'Soft decline' | 'Hard decline' | 'Expired card'> = {
   soft_decline: 'Soft decline',
   hard_decline: 'Hard decline',
@@ -223,7 +226,8 @@ export const billingPack: PackFactory = (environment) => {
         await services.dispatch(mailer);
         email = services.queuedEmail(emailKey)!;
         if (email.retryAt === null) break;
-        await ctx.sleep(new Date(email.retryAt));
+        // A row another worker is sending is looked at again soon: its claim lasts a minute only in case that worker died.
+        await ctx.sleep(new Date(email.status === 'sending' ? Math.min(email.retryAt, ctx.now().getTime() + SENDING_RECHECK_MS) : email.retryAt));
       }
       ctx.emit('billing.email', emailEffect(email, email.status === 'sent' ? 'sent' : `failed after ${email.attempts} attempts: ${email.lastError ?? ''}`));
       return { lastEmail: { template: email.template, status: email.status } };

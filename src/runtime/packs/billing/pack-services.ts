@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SMTPTransportOptions } from 'nodemailer/lib/smtp-transport';
 import { BillingService } from './billing-service';
+import { durationMs } from './durations';
 import { BillingConfigError } from './errors';
 import { createSmtpMailer } from './outbox';
 import { SandboxGateway } from './sandbox-gateway';
@@ -18,6 +19,7 @@ import type { BillingClock, DunningSchedule, Mailer, OutboxStatus } from './type
  * | `LANEFLOW_BILLING_LINK_BASE_URL` | `http://localhost:3000/billing/update-card` |
  * | `LANEFLOW_BILLING_DUNNING_SCHEDULE` | the billing note's schedule, as JSON in the note's format |
  * | `LANEFLOW_SMTP_URL` | unset: emails wait in the outbox, unsent (`smtp://user:pass@host:587`, `smtps://…:465`) |
+ * | `LANEFLOW_BILLING_EMAIL_CLAIM` | `60s`: how long a sender holds an email before another may send it again (a worker that died mid-send) |
  */
 export interface BillingPackConfig {
   emailFrom: string;
@@ -27,15 +29,18 @@ export interface BillingPackConfig {
   schedule: DunningSchedule | undefined;
   /** Undefined: no SMTP server, so the dispatcher sends nothing. */
   smtp: SMTPTransportOptions | undefined;
+  emailClaimMs: number;
 }
 
 export function billingConfigFromEnv(env: NodeJS.ProcessEnv = process.env): BillingPackConfig {
+  const emailClaimMs = durationMs(env['LANEFLOW_BILLING_EMAIL_CLAIM'] || '60s');
   return {
     emailFrom: env['LANEFLOW_BILLING_EMAIL_FROM'] || 'billing@laneflow.localhost',
     linkSecret: env['LANEFLOW_BILLING_LINK_SECRET'] || undefined,
     linkBaseUrl: env['LANEFLOW_BILLING_LINK_BASE_URL'] || 'http://localhost:3000/billing/update-card',
     schedule: env['LANEFLOW_BILLING_DUNNING_SCHEDULE'] ? parseSchedule(env['LANEFLOW_BILLING_DUNNING_SCHEDULE']) : undefined,
-    smtp: env['LANEFLOW_SMTP_URL'] ? smtpOptions(env['LANEFLOW_SMTP_URL']) : undefined,
+    smtp: env['LANEFLOW_SMTP_URL'] ? smtpOptions(env['LANEFLOW_SMTP_URL'], emailClaimMs) : undefined,
+    emailClaimMs,
   };
 }
 
@@ -88,6 +93,8 @@ export class BillingPackServices {
   /** Null when no SMTP server is configured: emails then stay in the outbox. */
   readonly mailer: Mailer | null;
 
+  private readonly emailClaimMs: number;
+
   constructor(
     private readonly db: Database,
     clock: BillingClock,
@@ -95,16 +102,17 @@ export class BillingPackServices {
   ) {
     this.billing = openBillingService(db, clock, config);
     this.mailer = config.smtp === undefined ? null : createSmtpMailer(config.smtp);
+    this.emailClaimMs = config.emailClaimMs;
   }
 
   /**
    * Sends the outbox's due emails. Dispatches on one connection run one after another: a
-   * dispatch claims rows for a minute, so a second one started meanwhile would find its own row
-   * claimed by the first and wait out the claim; in turn, it finds the row sent.
+   * dispatch claims the rows it sends, so a second one started meanwhile would find its own row
+   * claimed by the first and wait for the claim; in turn, it finds the row sent.
    */
   dispatch(mailer: Mailer): Promise<unknown> {
     const previous = dispatching.get(this.db) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(() => this.billing.dispatchEmails(mailer));
+    const next = previous.catch(() => undefined).then(() => this.billing.dispatchEmails(mailer, { leaseMs: this.emailClaimMs }));
     dispatching.set(this.db, next);
     return next;
   }
@@ -160,8 +168,12 @@ function parseSchedule(text: string): DunningSchedule {
   }
 }
 
-/** `smtp://user:password@host:port` (STARTTLS when the server offers it) or `smtps://…` (TLS from the start). */
-function smtpOptions(text: string): SMTPTransportOptions {
+/**
+ * `smtp://user:password@host:port` (STARTTLS when the server offers it) or `smtps://…` (TLS from
+ * the start). A send gives up well within the claim on its email, so that a slow server is never
+ * sent the same email twice by a second sender taking the claim over.
+ */
+function smtpOptions(text: string, claimMs: number): SMTPTransportOptions {
   let url: URL;
   try {
     url = new URL(text);
@@ -174,10 +186,9 @@ function smtpOptions(text: string): SMTPTransportOptions {
     host: url.hostname,
     port: url.port === '' ? (secure ? 465 : 587) : Number(url.port),
     secure,
-    // A dunning email is not worth holding a step for minutes: a slow server fails the send, and the row is tried again later.
-    connectionTimeout: 10_000,
-    greetingTimeout: 10_000,
-    socketTimeout: 30_000,
+    connectionTimeout: claimMs / 6,
+    greetingTimeout: claimMs / 6,
+    socketTimeout: claimMs / 3,
   };
   if (url.username !== '') options.auth = { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) };
   return options;
