@@ -4,6 +4,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { checkSource } from '../../src/index';
 import type { CompiledFlow } from '../../src/compiler/types';
 import type { InstanceDetails } from '../../src/runtime/engine';
+import { openBillingService } from '../../src/runtime/packs/billing/pack-services';
 import { repoRoot } from '../helpers/cases';
 import { LINK_SECRET } from '../packs/billing/helpers';
 
@@ -97,4 +98,50 @@ export function gatewayCharges(path: string, customerId: string): GatewayCharge[
 /** `at status/decline key` lines, for comparing a customer's charges with the story. */
 export function chargeLines(charges: GatewayCharge[], instanceId: string): string[] {
   return charges.map((charge) => `${charge.at} ${charge.amount} ${charge.declineCode ?? charge.status} ${charge.key.replace(`${instanceId}:`, '')}`);
+}
+
+/**
+ * The note's schedule with seconds for hours, for tests on the wall clock: what takes a week
+ * with real customers takes a few seconds here, through the same code.
+ */
+export const SECONDS_SCHEDULE = JSON.stringify({
+  soft_decline: { intervals: ['0s', '1s', '2s', '3s'], max_attempts: 4, on_exhausted: 'cancel' },
+  hard_decline: { intervals: [], max_attempts: 0, on_exhausted: 'mark_unpaid' },
+  expired_method: { intervals: ['0s', '1s', '2s'], max_attempts: 3, fallback: 'request_update_via_portal', on_exhausted: 'mark_unpaid' },
+});
+
+export interface DueSubscription {
+  name: string;
+  card: string;
+  customerId: string;
+  subscriptionId: string;
+}
+
+/**
+ * Daily subscriptions whose period ended a moment ago, each with `card` on file for the
+ * renewal: opened as the application would, with the billing service on its own connection.
+ */
+export async function dueSubscriptions(path: string, customers: { name: string; card: string }[]): Promise<DueSubscription[]> {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 10000');
+  const opened = Date.now() - 86_400_000 - 1_000;
+  const billing = openBillingService(db, { now: () => opened });
+  try {
+    const due: DueSubscription[] = [];
+    for (const { name, card } of customers) {
+      const customer = billing.createCustomer({ email: `${name}@example.test`, name }, `setup:${name}:customer`);
+      await billing.attachPaymentMethod(customer.id, 'pm_card_visa', `setup:${name}:first-card`);
+      const subscription = billing.createSubscription(
+        { customerId: customer.id, planId: 'pro', price: 2_500, currency: 'usd', interval: { unit: 'day', count: 1 } },
+        `setup:${name}:subscription`,
+      );
+      await billing.activateSubscription(subscription.id, `setup:${name}:activate`);
+      await billing.attachPaymentMethod(customer.id, card, `setup:${name}:card-on-file`);
+      due.push({ name, card, customerId: customer.id, subscriptionId: subscription.id });
+    }
+    return due;
+  } finally {
+    db.close();
+  }
 }
