@@ -10,6 +10,14 @@ import { repoRoot } from '../helpers/cases';
 import { makeWorkspace, ORDER_FLOW, runOrderInstance, serve, type Workspace } from './helpers';
 
 const CHROMIUM = '/usr/bin/chromium';
+/** The page renames labels as it goes; scenarios by node id stay valid. */
+const ORDER_SCENARIOS_BY_ID = `scenarios:
+  - name: out of stock
+    outcomes:
+      n2: { return: { checked: true } }
+      n3: No
+      n5: { return: { backOrdered: true } }
+`;
 const ARTIFACTS = join(repoRoot, 'test', 'artifacts', 'serve');
 /** Generous: the machine is shared, and a first layout loads ELK. Every wait is for a condition. */
 const WAIT = { timeout: 20_000 };
@@ -170,6 +178,18 @@ describe('laneflow serve in Chromium', () => {
     const taken = await page.locator('#canvas svg [data-highlight="taken"]').evaluateAll((paths) => paths.map((p) => p.getAttribute('data-edge-id')).sort());
     expect(taken).toEqual(['n1->n2', 'n2->n3', 'n3->n5', 'n5->n6']);
     await page.screenshot({ path: join(ARTIFACTS, 'flow-instance.png') });
+  }, 60_000);
+
+  it('draws what the flow\'s scenarios cover', async () => {
+    writeFileSync(join(workspace.flows, 'order.scenarios.yaml'), ORDER_SCENARIOS_BY_ID);
+    await page.locator('#coverage').check();
+    await page.waitForFunction(() => document.querySelectorAll('#canvas svg [data-highlight="missed"]').length === 2, null, WAIT);
+    const missed = await page.locator('#canvas svg [data-highlight="missed"]').evaluateAll((paths) => paths.map((p) => p.getAttribute('data-edge-id')).sort());
+    expect(missed).toEqual(['n3->n4', 'n4->n6']);
+    expect(await page.locator('#coverage-summary').textContent()).toBe('4 of 6 edges taken by the scenarios in order.scenarios.yaml.');
+    await page.screenshot({ path: join(ARTIFACTS, 'flow-coverage.png') });
+    await page.locator('#coverage').uncheck();
+    await page.waitForFunction(() => document.querySelectorAll('#canvas svg [data-highlight]').length === 0, null, WAIT);
   }, 60_000);
 
   it('switches to the dark theme and zooms', async () => {

@@ -218,6 +218,17 @@ describe('laneflow serve: who may ask', () => {
     if (status !== 200) expect(response.body).not.toContain('order.flow');
   });
 
+  it('answers no API request that another site\'s page makes', async () => {
+    for (const path of ['/api/flows', '/api/flow?name=order.flow', '/api/events']) {
+      const response = await raw(server, 'GET', path, { headers: { 'Sec-Fetch-Site': 'cross-site' } });
+      expect(response.status, path).toBe(403);
+      expect(response.body).not.toContain('Shop');
+    }
+    expect((await raw(server, 'GET', '/api/flows', { headers: { 'Sec-Fetch-Site': 'same-origin' } })).status).toBe(200);
+    // A link from elsewhere may open the page itself.
+    expect((await raw(server, 'GET', '/flow/order.flow', { headers: { 'Sec-Fetch-Site': 'cross-site' } })).status).toBe(200);
+  });
+
   it('answers unknown paths with 404 and wrong methods with 405', async () => {
     expect((await raw(server, 'GET', '/api/nothing')).status).toBe(404);
     expect((await raw(server, 'DELETE', '/api/flow?name=order.flow')).status).toBe(405);
@@ -259,15 +270,19 @@ describe('laneflow serve: runs and coverage', () => {
   });
 
   it('runs the flow\'s scenarios for its coverage', async () => {
-    expect((await getJson('/api/coverage?name=order.flow')).body).toBeNull();
+    expect((await send('POST', '/api/coverage', { name: 'order.flow' })).body).toBeNull();
     writeFileSync(join(workspace.flows, 'order.scenarios.yaml'), ORDER_SCENARIOS);
-    const { status, body } = await getJson<FlowCoverage>('/api/coverage?name=order.flow');
+    const { status, body } = await send<FlowCoverage>('POST', '/api/coverage', { name: 'order.flow' });
     expect(status).toBe(200);
     expect(body.scenarios).toBe('order.scenarios.yaml');
     expect(body.highlight.taken.sort()).toEqual(['n1->n2', 'n2->n3', 'n3->n5', 'n5->n6']);
     expect(body.highlight.missed?.sort()).toEqual(['n3->n4', 'n4->n6']);
     expect(body.edges).toEqual({ covered: 4, total: 6 });
-    expect((await getJson('/api/coverage?name=broken.flow')).status).toBe(422);
+    expect((await send('POST', '/api/coverage', { name: 'broken.flow' })).status).toBe(422);
+    // Running scenarios runs the binding module: never for a plain GET, nor for another site.
+    expect((await raw(server, 'GET', '/api/coverage?name=order.flow')).status).toBe(405);
+    const crossSite = await raw(server, 'POST', '/api/coverage', { headers: { ...json, 'Sec-Fetch-Site': 'cross-site' }, body: JSON.stringify({ name: 'order.flow' }) });
+    expect(crossSite.status).toBe(403);
   });
 
   it('draws a highlight it is sent, and refuses one that is not lists of ids', async () => {

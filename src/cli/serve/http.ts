@@ -96,13 +96,21 @@ export function checkHost(request: IncomingMessage, allowedHosts: ReadonlySet<st
 }
 
 /**
+ * The API answers the page only: a browser says where a request comes from, and one that
+ * another site's page makes (an image, a script, a fetch) is refused before any work is done.
+ */
+export function checkNotCrossSite(request: IncomingMessage): void {
+  const site = request.headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'requests from other sites are refused');
+}
+
+/**
  * A request that changes something or costs work must come from the page itself: a JSON body
  * (which a cross-site form cannot send without a preflight the server never grants) and, where
  * the browser says where it comes from, the same origin.
  */
 export function checkSameOrigin(request: IncomingMessage): void {
-  const site = request.headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') throw new HttpError(403, 'requests from other sites are refused');
+  checkNotCrossSite(request);
   const origin = request.headers.origin;
   if (origin !== undefined && origin !== `http://${request.headers.host}`) throw new HttpError(403, 'requests from other origins are refused');
   const type = request.headers['content-type'] ?? '';

@@ -12,7 +12,7 @@ import type { CompiledFlow } from '../../compiler/types';
 import { THEME_NAMES, type RenderHighlight, type ThemeName } from '../../render/index';
 import { scenarioCoverage } from './coverage';
 import { FlowsFolder, MAX_FLOW_BYTES, textHash, type FlowFile } from './flows-folder';
-import { checkHost, checkSameOrigin, HttpError, isLoopback, readJson, Router, send, sendJson, stringField, type Request } from './http';
+import { checkHost, checkNotCrossSite, checkSameOrigin, HttpError, isLoopback, readJson, Router, send, sendJson, stringField, type Request } from './http';
 import { InstanceReader } from './instances';
 import { LiveReload } from './live-reload';
 import { Previewer, type DrawingStyle } from './preview';
@@ -145,8 +145,11 @@ function routes(folder: FlowsFolder, previewer: Previewer, instances: InstanceRe
       const file = flowOf(request);
       sendJson(response, 200, await instances.trail(file, request.query.get('id') ?? '', compiledOnDisk(folder, file)));
     })
-    .get('/api/coverage', async (request, response) => {
-      const flow = compiledOnDisk(folder, flowOf(request));
+    // A POST, not a GET: running the scenarios runs the flow's binding module, which only the
+    // page itself may ask for.
+    .post('/api/coverage', async (request, response) => {
+      checkSameOrigin(request.raw);
+      const flow = compiledOnDisk(folder, folder.resolve(stringField(await readJson(request.raw, 4096), 'name')));
       if (flow === undefined) throw new HttpError(422, 'fix the flow\'s errors (and save) to run its scenarios');
       sendJson(response, 200, (await scenarioCoverage(flow)) ?? null);
     });
@@ -160,6 +163,7 @@ async function answer(raw: IncomingMessage, response: ServerResponse, router: Ro
   try {
     checkHost(raw, allowedHosts);
     const url = new URL(raw.url ?? '/', 'http://localhost');
+    if (url.pathname.startsWith('/api/')) checkNotCrossSite(raw);
     let path: string;
     try {
       path = decodeURIComponent(url.pathname);

@@ -34,7 +34,7 @@ export const api = {
   png: (name, text, theme, highlight) => request('POST', '/api/png', { name, text, theme, highlight }, { binary: true }),
   instances: (name) => request('GET', `/api/instances?${query({ name })}`),
   instance: (name, id) => request('GET', `/api/instance?${query({ name, id })}`),
-  coverage: (name) => request('GET', `/api/coverage?${query({ name })}`),
+  coverage: (name) => request('POST', '/api/coverage', { name }),
 };
 
 /** Calls `listener(name)` whenever a .flow file in the served folder changes on disk. */
