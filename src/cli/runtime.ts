@@ -4,6 +4,7 @@ import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, writeFileAtomic } from '../lib/files';
+import type { Clock } from '../runtime/clock';
 import type { FlowBindings, HandlerDefinition } from '../runtime/define';
 import type { Engine, InstanceDetails } from '../runtime/engine';
 import type { InstanceRow } from '../runtime/sqlite-store';
@@ -46,6 +47,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--input <json>', 'the instance\'s initial data, a JSON object')
     .option('--start <node>', 'the start node, when the flow has several')
     .option('--detach', 'only start the instance; leave running it to `laneflow worker`')
+    .option('--clock <clock>', 'wall (the default); virtual, a virtual clock from now on which every timer fires at once; or an ISO time to start the virtual clock at')
     .option('--dry', 'simulate in memory on a virtual clock: unbound steps pass, unbound decisions take --branch (or their first label)')
     .option('--branch <node=label>', 'with --dry, the label an unbound decision returns (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
     .action(async (file: string, options: RunOptions) => {
@@ -108,6 +110,7 @@ interface RunOptions {
   input?: string;
   start?: string;
   detach?: boolean;
+  clock?: string;
   dry?: boolean;
   branch: string[];
 }
@@ -179,6 +182,7 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
   }
   useLargeYoungGeneration();
   const input = inputOf(options);
+  const clock = await clockOf(options.clock);
   return withEngine(options.db, async (engine) => {
     const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
     printBindDiagnostics(file, diagnostics);
@@ -188,13 +192,52 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
       output.out(`${id}: started; \`laneflow worker --db ${options.db}\` runs it\n`);
       return 0;
     }
+    const startedAt = engine.clock.now();
     await engine.runUntilIdle({ only: id });
     const instance = engine.instance(id)!;
     output.out(`${id}: ${describeState(instance)}\n`);
+    if (engine.clock.virtual) output.out(`virtual clock: ${iso(startedAt)} → ${iso(engine.clock.now())}\n`);
     output.out(JSON.stringify(instance.snapshot.data, null, 2) + '\n');
+    output.out(effectList(instance));
     if (instance.status === 'running') output.out(`\`laneflow worker --db ${options.db}\` continues it\n`);
     return instance.status === 'failed' ? EXIT_PROBLEMS : 0;
+  }, clock === undefined ? {} : { clock });
+}
+
+/** The clock `--clock` names: undefined for the wall clock. */
+async function clockOf(option: string | undefined): Promise<Clock | undefined> {
+  if (option === undefined || option === 'wall') return undefined;
+  const { VirtualClock } = await import('../runtime/clock');
+  if (option === 'virtual') return new VirtualClock(Date.now());
+  const start = Date.parse(option);
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?$/.test(option) || Number.isNaN(start)) {
+    throw new InputError(`--clock must be wall, virtual or a UTC time such as 2025-01-15T09:00:00Z to start a virtual clock at, not "${option}"`);
+  }
+  return new VirtualClock(start);
+}
+
+/**
+ * The side effects the instance's handlers recorded (charges, emails, deliveries), in the order
+ * of the steps that made them, with the engine's time of each step.
+ */
+function effectList(instance: InstanceDetails): string {
+  if (instance.outbox.length === 0) return '';
+  const stepOrder = new Map<string, number>();
+  instance.journal.forEach((entry, index) => {
+    if (entry.outcome === 'completed' || entry.outcome === 'decided') stepOrder.set(`${instance.id}:${entry.node}:${entry.visit}`, index);
   });
+  const orderOf = (key: string) => stepOrder.get(key.split(':').slice(0, 3).join(':')) ?? Number.MAX_SAFE_INTEGER;
+  const effects = [...instance.outbox].sort((a, b) => a.at - b.at || orderOf(a.key) - orderOf(b.key));
+  const width = Math.max(...effects.map((effect) => effect.kind.length));
+  const lines = effects.map((effect) => `  ${iso(effect.at)}  ${effect.kind.padEnd(width)}  ${describePayload(effect.payload)}`);
+  return ['effects:', ...lines, ''].join('\n');
+}
+
+function describePayload(payload: Json): string {
+  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return JSON.stringify(payload);
+  return Object.entries(payload)
+    .map(([key, value]) => `${key}=${typeof value === 'string' && /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value)}`)
+    .join(' ');
 }
 
 function inputOf(options: RunOptions): JsonObject {
@@ -320,7 +363,7 @@ function useLargeYoungGeneration(): void {
 async function withEngine<T>(
   db: string,
   run: (engine: Engine) => T | Promise<T>,
-  options: { batchSize?: number; leaseMs?: number; pollMs?: number; mustExist?: boolean } = {},
+  options: { batchSize?: number; leaseMs?: number; pollMs?: number; clock?: Clock; mustExist?: boolean } = {},
 ): Promise<T> {
   const { mustExist, ...tuning } = options;
   if (mustExist === true && !existsSync(db)) throw new InputError(`there is no database at ${db} (\`laneflow run\` creates it)`);
