@@ -90,9 +90,11 @@ export function raw(server: RunningServer, method: string, path: string, options
   });
 }
 
-/** Runs ORDER_FLOW in the workspace's database: one instance to the "No" branch. */
-export async function runOrderInstance(workspace: Workspace): Promise<string> {
-  const path = join(workspace.flows, 'order.flow');
+/**
+ * Runs ORDER_FLOW in the workspace's database: one instance to the "No" branch, recorded as
+ * run from `path` (the flows folder's order.flow by default).
+ */
+export async function runOrderInstance(workspace: Workspace, path = join(workspace.flows, 'order.flow')): Promise<string> {
   const { flow } = checkSource(path, ORDER_FLOW);
   const engine = new Engine({ db: workspace.database });
   try {

@@ -269,6 +269,13 @@ describe('laneflow serve: runs and coverage', () => {
     expect((await getJson(`/api/instance?name=order.flow&id=${id.slice(0, 8)}`)).status).toBe(404);
   });
 
+  it('recognises an instance run from another folder by the file\'s name', async () => {
+    const id = await runOrderInstance(workspace, join('somewhere', 'else', 'order.flow'));
+    const { body } = await getJson<InstanceListing>('/api/instances?name=order.flow');
+    expect(body.instances.map((instance) => instance.id)).toContain(id);
+    expect((await getJson<InstanceListing>('/api/instances?name=broken.flow')).body.instances).toEqual([]);
+  });
+
   it('runs the flow\'s scenarios for its coverage', async () => {
     expect((await send('POST', '/api/coverage', { name: 'order.flow' })).body).toBeNull();
     writeFileSync(join(workspace.flows, 'order.scenarios.yaml'), ORDER_SCENARIOS);
