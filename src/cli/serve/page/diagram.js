@@ -176,6 +176,10 @@ export class Diagram {
 
   applyMarks() {
     if (this.svg === undefined) return;
+    // The server dims the edges a highlight leaves out, but not their labels: dimmed here too,
+    // so the labels of the path stand out.
+    const marked = new Set([...this.svg.querySelectorAll('.edges [data-highlight]')].map((path) => path.getAttribute('data-edge-id')));
+    for (const label of this.svg.querySelectorAll('.labels [data-edge-id]')) label.classList.toggle('lf-dim', marked.size > 0 && !marked.has(label.getAttribute('data-edge-id')));
     for (const element of this.svg.querySelectorAll('.lf-current, .lf-failed')) element.classList.remove('lf-current', 'lf-failed');
     const nodes = new Map([...this.svg.querySelectorAll('.nodes [data-node-id]')].map((element) => [element.getAttribute('data-node-id'), element]));
     for (const id of this.marks?.current ?? []) nodes.get(id)?.classList.add('lf-current');
