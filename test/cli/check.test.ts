@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +12,8 @@ describe('laneflow check', () => {
   it('passes the flows in flows/ with exit code 0', () => {
     const run = laneflow(['check', 'flows/']);
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^2 files checked: 0 errors, 1 warning$/m);
+    const flows = readdirSync('flows').filter((name) => name.endsWith('.flow')).length;
+    expect(run.stdout).toMatch(new RegExp(`^${flows} files checked: 0 errors, 1 warning$`, 'm'));
   });
 
   it('reports every mistake of a file with its line and column, a code frame and a summary', () => {
