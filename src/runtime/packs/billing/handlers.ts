@@ -276,13 +276,19 @@ function paymentPatch(ctx: HandlerContext, key: string, outcome: PaymentOutcome)
     chargeId: outcome.kind === 'paid' || outcome.kind === 'declined' ? outcome.chargeId : null,
     declineCode: declined?.declineCode ?? null,
     failures: declined?.failures ?? null,
-    nextRetryAt: outcome.kind === 'not_due' ? iso(outcome.nextRetryAt) : declined?.nextRetryAt == null ? null : iso(declined.nextRetryAt),
+    nextRetryAt: retryAtOf(outcome),
     emailTemplate: outcome.kind === 'paid' || outcome.kind === 'declined' ? outcome.emailTemplate : null,
   };
   const patch: JsonObject = { lastPayment: lastPaymentRecord };
   if (outcome.kind !== 'not_due') patch['state'] = outcome.state;
   if (declined !== undefined) patch['declineClass'] = declined.declineClass;
   return patch;
+}
+
+/** When the schedule retries next, or null when it will not. */
+function retryAtOf(outcome: PaymentOutcome): string | null {
+  if (outcome.kind === 'not_due') return iso(outcome.nextRetryAt);
+  return outcome.kind === 'declined' && outcome.nextRetryAt !== null ? iso(outcome.nextRetryAt) : null;
 }
 
 /** Records a gateway charge among the instance's effects: `laneflow run` and `inspect` list them. */
