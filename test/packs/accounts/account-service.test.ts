@@ -44,6 +44,21 @@ describe('AccountService', () => {
     expect(() => accounts.deprecateKey(fresh.key.id, { sunsetAt: START + 2 * DAY, replacedBy: old.key.id, actor: 'test' }, 'again')).toThrow(AccountStateError);
   });
 
+  it('queues one reminder per key, the same email however the key was used since', () => {
+    const { accounts, clock } = service();
+    const old = accounts.issueKey('acct_1', 'test', 'old');
+    const fresh = accounts.issueKey('acct_1', 'test', 'new');
+    accounts.deprecateKey(old.key.id, { sunsetAt: START + 7 * DAY, replacedBy: fresh.key.id, actor: 'test' }, 'deprecate');
+    clock.set(START + DAY);
+    accounts.verifyKey(old.secret!);
+    const first = accounts.remindRotation(old.key.id, { lastUsedAt: START + DAY, actor: 'test' }, 'remind');
+    clock.set(START + 2 * DAY);
+    accounts.verifyKey(old.secret!);
+    expect(accounts.remindRotation(old.key.id, { lastUsedAt: START + DAY, actor: 'test' }, 'remind')).toEqual(first);
+    expect(accounts.audit().filter((entry) => entry.action === 'api_key.reminder_sent')).toHaveLength(1);
+    expect(first.text).toContain(`${old.key.prefix}… at 2025-01-16 09:00 UTC`);
+  });
+
   it('detects an edited or deleted audit row at the first row whose hash no longer matches', () => {
     const { accounts, db } = service();
     for (const n of [1, 2, 3]) accounts.issueKey('acct_1', 'test', `key-${n}`);

@@ -192,18 +192,21 @@ export class AccountService {
     });
   }
 
-  /** Reminds the account that the old key is still in use; needs a use to report. */
-  remindRotation(oldKeyId: string, actor: string, idempotencyKey: string): OutboxEmail {
+  /**
+   * Reminds the account that the old key is still in use, quoting the use the caller saw
+   * (`lastUsedAt`): a run again after a crash then queues the very same email, however the key
+   * was used meanwhile.
+   */
+  remindRotation(oldKeyId: string, input: { lastUsedAt: number; actor: string }, idempotencyKey: string): OutboxEmail {
     return this.transaction(() => {
       const oldKey = getKey(this.db, oldKeyId);
-      if (oldKey.lastUsedAt === null) throw new AccountStateError(`API key ${oldKeyId} was never used; there is nothing to remind about.`);
       const { newKey, sunsetAt } = this.successorOf(oldKey);
       const account = getAccount(this.db, oldKey.accountId);
-      const email = rotationReminder({ name: account.name, oldPrefix: oldKey.prefix, newPrefix: newKey.prefix, sunsetAt, lastUsedAt: oldKey.lastUsedAt });
+      const email = rotationReminder({ name: account.name, oldPrefix: oldKey.prefix, newPrefix: newKey.prefix, sunsetAt, lastUsedAt: input.lastUsedAt });
       return this.queueAndAudit(
         account,
         email,
-        { actor, action: 'api_key.reminder_sent', subject: oldKeyId, detail: { lastUsedAt: oldKey.lastUsedAt } },
+        { actor: input.actor, action: 'api_key.reminder_sent', subject: oldKeyId, detail: { lastUsedAt: input.lastUsedAt } },
         idempotencyKey,
       );
     });

@@ -67,10 +67,11 @@ export const accountsPack: PackFactory = (environment) => {
       return { rotation: { checkedAt: context.now().getTime(), oldKeyLastUsedAt: lastUsedAt, oldKeyInUse: lastUsedAt !== null && lastUsedAt > lastNoticeAt } };
     }),
 
-    /** `rotation.{oldKeyId, notices}` → `rotation.{lastNoticeAt, notices}`, with the reminder in the outbox. */
+    /** `rotation.{oldKeyId, oldKeyLastUsedAt, notices}` → `rotation.{lastNoticeAt, notices}`, with the reminder in the outbox. */
     'accounts.remindKeyClients': step((service, context, actor) => {
       const { data, idempotencyKey } = context;
-      const email = service.remindRotation(stringField(data, 'rotation.oldKeyId'), actor, idempotencyKey);
+      const lastUsedAt = integerField(data, 'rotation.oldKeyLastUsedAt');
+      const email = service.remindRotation(stringField(data, 'rotation.oldKeyId'), { lastUsedAt, actor }, idempotencyKey);
       return { rotation: { lastNoticeAt: context.now().getTime(), notices: (optionalInteger(data, 'rotation.notices') ?? 0) + 1, lastEmailId: email.id } };
     }),
 
