@@ -97,8 +97,8 @@ describe('stored transitions', () => {
     transitionSubscription(db, { subscriptionId, to: 'active', reason: 'paid' }, 'a', START);
     transitionSubscription(db, { subscriptionId, to: 'past_due', reason: 'declined' }, 'b', START);
     const script = fileURLToPath(new URL('./fixtures/race-transition.ts', import.meta.url));
-    // None of these targets can follow another, so whatever the order exactly one may win.
-    const targets: SubscriptionState[] = ['active', 'canceled', 'active', 'canceled'];
+    // Nothing leaves canceled, so whichever contender cancels first, the others must fail.
+    const targets: SubscriptionState[] = ['canceled', 'canceled', 'canceled', 'canceled'];
     const startAt = String(Date.now() + 2_500);
     const results = await Promise.all(
       targets.map(
