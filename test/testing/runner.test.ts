@@ -171,3 +171,12 @@ describe('scenario databases', () => {
     expect(readdirSync(tmpdir()).filter((name) => name.startsWith('laneflow-test-')).length).toBe(before);
   });
 });
+
+describe('readScenarioHeader', () => {
+  it('finds the flow beside the file, or where `flow:` and `bindings:` say, relative or absolute', async () => {
+    const { readScenarioHeader } = await import('../../src/runtime/testing/scenario-file');
+    expect(readScenarioHeader('flows/x.scenarios.yaml', 'scenarios: []\n')).toMatchObject({ flowPath: 'flows/x.flow', problems: [] });
+    expect(readScenarioHeader('tests/x.scenarios.yaml', 'flow: ../flows/y.flow\nbindings: y.bindings.ts\nscenarios: []\n')).toMatchObject({ flowPath: 'flows/y.flow', bindingsPath: 'tests/y.bindings.ts' });
+    expect(readScenarioHeader('tests/x.scenarios.yaml', 'flow: /srv/flows/z.flow\nscenarios: []\n').flowPath).toBe('/srv/flows/z.flow');
+  });
+});

@@ -1,4 +1,4 @@
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode, type Pair, type YAMLMap } from 'yaml';
 import type { CompiledFlow, FlowNode } from '../../compiler/types';
 import { didYouMean } from '../../lib/suggest';
@@ -39,9 +39,9 @@ export function readScenarioHeader(path: string, text: string): ScenarioFileHead
   const header: ScenarioFileHeader = { path, flowPath: path.endsWith(SCENARIO_SUFFIX) ? path.slice(0, -SCENARIO_SUFFIX.length) + '.flow' : path, problems: reader.problems };
   if (root === undefined) return header;
   const flow = reader.optionalString(root, 'flow');
-  if (flow !== undefined) header.flowPath = join(folder, flow);
+  if (flow !== undefined) header.flowPath = isAbsolute(flow) ? flow : join(folder, flow);
   const bindings = reader.optionalString(root, 'bindings');
-  if (bindings !== undefined) header.bindingsPath = join(folder, bindings);
+  if (bindings !== undefined) header.bindingsPath = isAbsolute(bindings) ? bindings : join(folder, bindings);
   return header;
 }
 
