@@ -38,9 +38,9 @@ export function begin(machine: Machine, options: BeginOptions): Transition {
     startedAt: options.at,
     updatedAt: options.at,
   };
-  const step = new Step(machine, snapshot, options.at);
-  step.arrive(step.newTokenId(), undefined, options.start, 0);
-  return step.finish();
+  const stepper = new Stepper(machine, snapshot);
+  const effects = stepper.start(options.start, options.at);
+  return { snapshot: stepper.snapshot, effects };
 }
 
 /**
@@ -48,22 +48,9 @@ export function begin(machine: Machine, options: BeginOptions): Transition {
  * no random numbers and does no I/O; the executor commits the result and runs the effects.
  */
 export function transition(machine: Machine, snapshot: Snapshot, event: RuntimeEvent): Transition {
-  const step = new Step(machine, snapshot, event.at);
-  switch (event.type) {
-    case 'wake':
-      step.wake();
-      break;
-    case 'signal':
-      step.signal(event.seq, event.name, event.payload);
-      break;
-    case 'handled':
-      step.handled(event);
-      break;
-    case 'retry':
-      step.retry();
-      break;
-  }
-  return step.finish();
+  const stepper = new Stepper(machine, copySnapshot(snapshot));
+  const effects = stepper.apply(event);
+  return { snapshot: stepper.snapshot, effects };
 }
 
 /**
@@ -81,10 +68,10 @@ export function nextWake(snapshot: Snapshot, at: number): number | null {
 }
 
 /**
- * A snapshot's shallow copy with its own token list, written out field by field: one object
- * shape for every copy, which a spread of snapshots read back from JSON does not give.
+ * A snapshot's copy with its own token list and counts (everything else is only ever replaced,
+ * never changed in place), so that the original stays as it was.
  */
-function copySnapshot(from: Snapshot, at: number): Snapshot {
+function copySnapshot(from: Snapshot): Snapshot {
   const copy: Snapshot = {
     id: from.id,
     machine: from.machine,
@@ -92,45 +79,102 @@ function copySnapshot(from: Snapshot, at: number): Snapshot {
     data: from.data,
     tokens: from.tokens.slice(),
     nextToken: from.nextToken,
-    visits: from.visits,
-    loops: from.loops,
+    visits: copyCounts(from.visits),
+    loops: copyCounts(from.loops),
     inbox: from.inbox,
     signalSeq: from.signalSeq,
     startedAt: from.startedAt,
-    updatedAt: at,
+    updatedAt: from.updatedAt,
   };
   if (from.error !== undefined) copy.error = from.error;
   return copy;
+}
+
+/**
+ * Counts by node or loop id, copied key by key into a new literal: the copy then grows, a node
+ * at a time, along the same hidden classes for every instance, where a spread's copy would make
+ * new ones for each.
+ */
+function copyCounts(from: Record<string, number>): Record<string, number> {
+  const copy: Record<string, number> = {};
+  for (const key in from) copy[key] = from[key]!;
+  return copy;
+}
+
+const nodeCounts = new WeakMap<Machine, number>();
+
+/** How many nodes a machine has: more circles than that in one move is a cycle. */
+function nodeCount(machine: Machine): number {
+  let count = nodeCounts.get(machine);
+  if (count === undefined) {
+    count = Object.keys(machine.nodes).length;
+    nodeCounts.set(machine, count);
+  }
+  return count;
 }
 
 /** The journal's instance-level rows (signals, retries) name no token and no node. */
 const INSTANCE = '';
 
 /**
- * One transition's working state. It copies what it changes (the token list at once, the visit
- * and loop counts on first write), so the caller's snapshot is never mutated.
+ * Takes one instance through events, one after another, as `transition` does for one: the
+ * executor keeps one for each instance it drives, on the snapshot it has just read from the
+ * store, so that a chain of steps neither copies the snapshot at every step nor keeps the one
+ * it started from. Token objects and `data` are never changed in place, only replaced, so a
+ * handler's context can keep the token and data it was given while the snapshot moves on.
  */
-class Step {
-  private readonly snapshot: Snapshot;
-  private readonly effects: Effect[] = [];
-  private visitsCopied = false;
-  private loopsCopied = false;
+export class Stepper {
+  private effects: Effect[] = [];
+  private at: number;
 
+  /** `snapshot` becomes the stepper's own and changes with every event: pass a copy to keep the original as it is. */
   constructor(
     private readonly machine: Machine,
-    from: Snapshot,
-    private readonly at: number,
+    readonly snapshot: Snapshot,
   ) {
-    this.snapshot = copySnapshot(from, at);
+    this.at = snapshot.updatedAt;
   }
 
-  finish(): Transition {
+  /** The effects `event` asks for; the snapshot moves on. */
+  apply(event: RuntimeEvent): Effect[] {
+    this.begin(event.at);
+    switch (event.type) {
+      case 'wake':
+        this.wake();
+        break;
+      case 'signal':
+        this.signal(event.seq, event.name, event.payload);
+        break;
+      case 'handled':
+        this.handled(event);
+        break;
+      case 'retry':
+        this.retry();
+        break;
+    }
+    return this.finish();
+  }
+
+  /** A new instance's first move: a new token arrives at the start node. */
+  start(startNode: string, at: number): Effect[] {
+    this.begin(at);
+    this.arrive(this.newTokenId(), undefined, startNode, 0);
+    return this.finish();
+  }
+
+  private begin(at: number): void {
+    this.at = at;
+    this.effects = [];
+    this.snapshot.updatedAt = at;
+  }
+
+  private finish(): Effect[] {
     const s = this.snapshot;
     if (s.status === 'running' && s.tokens.length === 0) s.status = 'completed';
-    return { snapshot: s, effects: this.effects };
+    return this.effects;
   }
 
-  newTokenId(): string {
+  private newTokenId(): string {
     return `t${this.snapshot.nextToken++}`;
   }
 
@@ -138,10 +182,10 @@ class Step {
    * A token arrives at a node: circles pass it on at once, steps and decisions make it ready for
    * their handler. `hops` counts circles passed in this move, to stop a cycle of circles.
    */
-  arrive(tokenId: string, caught: ErrorInfo | undefined, nodeId: string, hops: number): void {
+  private arrive(tokenId: string, caught: ErrorInfo | undefined, nodeId: string, hops: number): void {
     const node = this.machine.nodes[nodeId]!;
     const visit = (this.snapshot.visits[nodeId] ?? 0) + 1;
-    this.setVisits(nodeId, visit);
+    this.snapshot.visits[nodeId] = visit;
     const token: Token = { id: tokenId, node: nodeId, visit, attempt: 1, state: 'ready' };
     if (caught !== undefined) token.caught = caught;
     this.snapshot.tokens.push(token);
@@ -149,7 +193,7 @@ class Step {
     const loop = node.loop === undefined ? undefined : this.machine.loops[node.loop];
     if (loop !== undefined && loop.nodes[0] === nodeId) {
       const iteration = (this.snapshot.loops[loop.id] ?? 0) + 1;
-      this.setIteration(loop.id, iteration);
+      this.snapshot.loops[loop.id] = iteration;
       if (iteration > loop.bound) {
         const error = { name: ENGINE_ERRORS.loopExhausted, message: `loop exhausted: "${loop.condition}" allows ${loop.bound} iterations` };
         this.fail(token, node, error, 0, false);
@@ -163,7 +207,7 @@ class Step {
       case 'end':
         this.journal(token, node.kind === 'end' ? 'ended' : token.visit === 1 && node.kind === 'start' ? 'started' : 'passed');
         this.removeToken(token.id);
-        if (hops > Object.keys(this.machine.nodes).length) {
+        if (hops > nodeCount(this.machine)) {
           this.deadLetter(token, { name: ENGINE_ERRORS.cycle, message: `the token went round a cycle of circles without reaching a step` });
           return;
         }
@@ -190,7 +234,7 @@ class Step {
     }
   }
 
-  wake(): void {
+  private wake(): void {
     if (this.snapshot.status !== 'running') return;
     for (const [index, token] of this.snapshot.tokens.entries()) {
       if (token.dueAt === undefined || token.dueAt > this.at || token.state === 'failed') continue;
@@ -211,7 +255,7 @@ class Step {
     }
   }
 
-  signal(seq: number, name: string, payload: Json): void {
+  private signal(seq: number, name: string, payload: Json): void {
     const s = this.snapshot;
     s.signalSeq = Math.max(s.signalSeq, seq);
     const detail = { signal: name, payload };
@@ -233,8 +277,8 @@ class Step {
     this.journal(resumed, 'signalled', detail);
   }
 
-  handled(event: RuntimeEvent & { type: 'handled' }): void {
-    const token = this.snapshot.tokens.find((t) => t.id === event.token);
+  private handled(event: RuntimeEvent & { type: 'handled' }): void {
+    const token = this.tokenById(event.token);
     // A result for a visit that has moved on (a run that lost its lease) changes nothing.
     if (token === undefined || token.node !== event.node || token.visit !== event.visit || token.state !== 'ready' || this.snapshot.status !== 'running') return;
     const node = this.machine.nodes[token.node]!;
@@ -268,7 +312,7 @@ class Step {
     }
   }
 
-  retry(): void {
+  private retry(): void {
     const s = this.snapshot;
     if (s.status !== 'failed') return;
     s.status = 'running';
@@ -278,7 +322,7 @@ class Step {
       const node = this.machine.nodes[token.node]!;
       // A loop that ran out gets a fresh count: the operator's retry is a new first iteration.
       if (token.error?.name === ENGINE_ERRORS.loopExhausted && node.loop !== undefined) {
-        this.setIteration(node.loop, 1);
+        s.loops[node.loop] = 1;
       }
       const resumed: Token = { id: token.id, node: token.node, visit: token.visit, attempt: 1, state: 'ready' };
       if (token.caught !== undefined) resumed.caught = token.caught;
@@ -383,38 +427,39 @@ class Step {
     });
   }
 
-  /** Counts are copied on their first write in a transition, so the caller's snapshot keeps its own. */
-  private setVisits(nodeId: string, visit: number): void {
-    if (!this.visitsCopied) {
-      this.snapshot.visits = { ...this.snapshot.visits };
-      this.visitsCopied = true;
-    }
-    this.snapshot.visits[nodeId] = visit;
+  private tokenById(id: string): Token | undefined {
+    for (const token of this.snapshot.tokens) if (token.id === id) return token;
+    return undefined;
   }
 
-  private setIteration(loopId: string, iteration: number): void {
-    if (!this.loopsCopied) {
-      this.snapshot.loops = { ...this.snapshot.loops };
-      this.loopsCopied = true;
-    }
-    this.snapshot.loops[loopId] = iteration;
-  }
-
+  /** Removes a token from this transition's own token list, in place (a splice would allocate the removed part). */
   private removeToken(id: string): void {
-    const index = this.snapshot.tokens.findIndex((t) => t.id === id);
-    if (index !== -1) this.snapshot.tokens.splice(index, 1);
+    const tokens = this.snapshot.tokens;
+    let index = 0;
+    while (index < tokens.length && tokens[index]!.id !== id) index++;
+    if (index === tokens.length) return;
+    for (; index < tokens.length - 1; index++) tokens[index] = tokens[index + 1]!;
+    tokens.length--;
   }
 
   private journal(token: Token, outcome: JournalEntry['outcome'], detail?: JsonObject, handler?: string): void {
-    const entry: JournalEntry = { at: this.at, token: token.id, node: token.node, visit: token.visit, attempt: token.attempt, outcome };
-    if (handler !== undefined) entry.handler = handler;
-    if (detail !== undefined) entry.detail = detail;
-    this.effects.push({ type: 'journal', entry });
+    this.record(token.id, token.node, token.visit, token.attempt, outcome, handler, detail);
   }
 
   private journalInstance(outcome: JournalEntry['outcome'], detail?: JsonObject): void {
-    const entry: JournalEntry = { at: this.at, token: INSTANCE, node: INSTANCE, visit: 0, attempt: 0, outcome };
-    if (detail !== undefined) entry.detail = detail;
+    this.record(INSTANCE, INSTANCE, 0, 0, outcome, undefined, detail);
+  }
+
+  /**
+   * One literal for each combination of the optional fields: an entry never gains a property
+   * after it is made, which would give it a separate property store to allocate and carry
+   * until the commit.
+   */
+  private record(token: string, node: string, visit: number, attempt: number, outcome: JournalEntry['outcome'], handler: string | undefined, detail: JsonObject | undefined): void {
+    const at = this.at;
+    let entry: JournalEntry;
+    if (handler === undefined) entry = detail === undefined ? { at, token, node, visit, attempt, outcome } : { at, token, node, visit, attempt, outcome, detail };
+    else entry = detail === undefined ? { at, token, node, visit, attempt, outcome, handler } : { at, token, node, visit, attempt, outcome, handler, detail };
     this.effects.push({ type: 'journal', entry });
   }
 }

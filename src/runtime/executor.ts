@@ -1,10 +1,10 @@
 import type { Machine } from '../compiler/types';
 import type { Clock } from './clock';
-import { ENGINE_ERRORS, nextWake, transition } from './core';
+import { ENGINE_ERRORS, nextWake, Stepper } from './core';
 import { RunContext, type RunContextInit } from './handler-context';
 import type { HandlerRegistry } from './registry';
 import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
-import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token, Transition } from './types';
+import type { Effect, ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token } from './types';
 
 /**
  * How many handler runs of one instance may follow each other before their commit, when none
@@ -154,23 +154,21 @@ export class Executor {
   /** Drives one claimed instance round by round until it has nothing ready, then lets it go. */
   private async drive(claimed: ClaimedInstance): Promise<void> {
     const { store, clock, random } = this.options;
-    const { seq } = claimed;
-    let snapshot = claimed.snapshot;
+    const { seq, signalSeq } = claimed;
     let journal: JournalEntry[] = [];
     let outbox: OutboxEffect[] = [];
-    const apply = (result: Transition) => {
-      snapshot = result.snapshot;
-      for (const effect of result.effects) {
+    const apply = (effects: Effect[]) => {
+      for (const effect of effects) {
         if (effect.type === 'journal') journal.push(effect.entry);
         else if (effect.type === 'outbox') outbox.push(effect.effect);
       }
-      return result;
+      return effects;
     };
 
     let loaded: LoadedMachine | undefined;
     let loadError: ErrorInfo | undefined;
     try {
-      loaded = await this.options.machines(snapshot.machine);
+      loaded = await this.options.machines(claimed.snapshot.machine);
     } catch (error) {
       loadError = errorInfo(error, ENGINE_ERRORS.handlerNotFound);
     }
@@ -178,12 +176,17 @@ export class Executor {
     if (machine === undefined) {
       // Without its machine nothing can run: let it go, to be looked at again after a lease's time.
       const now = clock.now();
+      const { snapshot } = claimed;
       process.emitWarning(`laneflow: instance ${snapshot.id}: ${loadError?.message ?? 'machine not found'}`);
       await this.committer.submit({ seq, snapshot, journal, outbox, release: { wakeAt: now + this.options.leaseMs, now } });
       return;
     }
+    // The snapshot just read from the store becomes the instance's working snapshot: each event
+    // changes it in place, and each commit writes it.
+    const stepper = new Stepper(machine, claimed.snapshot);
+    const snapshot = stepper.snapshot;
 
-    const inbox = claimed.signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
+    const inbox = signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
     this.held.set(seq, inbox);
     try {
       // The handler runs a round asks for: a claimed instance begins with a wake, which asks for
@@ -196,35 +199,41 @@ export class Executor {
         if (inbox.length > 0) {
           for (const signal of inbox.splice(0)) {
             if (signal.seq <= snapshot.signalSeq) continue;
-            apply(transition(machine, snapshot, { type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
+            apply(stepper.apply({ type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
           }
           runs = undefined;
         }
         let now = clock.now();
-        if (runs === undefined || timerDue(snapshot, now)) runs = runsOf(apply(transition(machine, snapshot, { type: 'wake', at: now })));
-        const asked: RunRequest[] = [];
+        if (runs === undefined || timerDue(snapshot, now)) runs = runsOf(apply(stepper.apply({ type: 'wake', at: now })));
+        let asked: RunRequest[] | undefined;
         let awaited = false;
         if (runs.length > 0 && !this.stopping) {
-          const before = snapshot;
-          const results: (HandlerOutcome | Promise<HandlerOutcome>)[] = [];
-          for (const run of runs) {
-            const result = this.runHandler(loaded!, before, run);
+          // Every context of the round is made, from the snapshot as the round found it, before
+          // any outcome is applied. Sized up front: most rounds run one handler, and a growing
+          // array would reserve 17 slots.
+          const results = new Array<HandlerOutcome | Promise<HandlerOutcome>>(runs.length);
+          for (let index = 0; index < runs.length; index++) {
+            const result = this.runHandler(loaded!, snapshot, runs[index]!);
             if (isPromiseLike(result)) awaited = true;
-            results.push(result);
+            results[index] = result;
           }
           const outcomes = awaited ? await Promise.all(results) : (results as HandlerOutcome[]);
           // The round's outcomes are recorded at the time its handlers have all returned.
           now = clock.now();
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
-            const result = apply(transition(machine, snapshot, { type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
-            for (const effect of result.effects) if (effect.type === 'run') asked.push(effect.run);
+            const effects = apply(stepper.apply({ type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
+            for (const effect of effects) {
+              if (effect.type !== 'run') continue;
+              if (asked === undefined) asked = [effect.run];
+              else asked.push(effect.run);
+            }
           }
           this.steps += runs.length;
           unsaved += runs.length;
         }
         // Nothing asked but something ready (never expected): a wake next round finds it.
-        runs = asked.length > 0 ? asked : undefined;
+        runs = asked;
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
         // Handlers that returned at once did no awaited I/O: the steps they ask for next run now
@@ -324,9 +333,9 @@ function tokenOf(snapshot: Snapshot, id: string): Token {
   throw new Error(`instance ${snapshot.id} has no token ${id}`);
 }
 
-function runsOf(result: Transition): RunRequest[] {
+function runsOf(effects: Effect[]): RunRequest[] {
   const runs: RunRequest[] = [];
-  for (const effect of result.effects) if (effect.type === 'run') runs.push(effect.run);
+  for (const effect of effects) if (effect.type === 'run') runs.push(effect.run);
   return runs;
 }
 
