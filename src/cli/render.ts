@@ -54,6 +54,7 @@ export async function runRender(paths: string[], options: RenderCommandOptions):
     };
   });
   refuseCollisions(jobs);
+  prepareFolders(jobs);
 
   const failed = files.filter((file) => hasErrors(file.diagnostics));
   printDiagnostics(
@@ -70,11 +71,11 @@ export async function runRender(paths: string[], options: RenderCommandOptions):
       const written: string[] = [];
       if (job.svgPath === undefined) output.out(svg);
       else {
-        writeInto(job.svgPath, svg);
+        writeFileAtomic(job.svgPath, svg);
         written.push(job.svgPath);
       }
       if (job.pngPath !== undefined) {
-        writeInto(job.pngPath, await renderPng(svg));
+        writeFileAtomic(job.pngPath, await renderPng(svg));
         written.push(job.pngPath);
       }
       if (written.length > 0) output.err(`${job.file.path} → ${written.join(', ')}\n`);
@@ -118,12 +119,19 @@ function refuseCollisions(jobs: readonly RenderJob[]): void {
   }
 }
 
-function writeInto(path: string, content: string | Uint8Array): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch {
-    throw new InputError(`cannot create the folder for ${path}`);
+/**
+ * Makes the folder of every output before anything is drawn or written, so an unwritable
+ * path fails the command with no file of it left behind.
+ */
+function prepareFolders(jobs: readonly RenderJob[]): void {
+  for (const path of jobs.flatMap((job) => [job.svgPath, job.pngPath])) {
+    if (path === undefined) continue;
+    if (basename(path) === '') throw new InputError(`${path} names a folder, not a file`);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new InputError(`cannot write ${path}: ${code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of the path is a file, not a folder' : 'its folder cannot be created'}`);
+    }
   }
-  if (basename(path) === '') throw new InputError(`${path} names a folder, not a file`);
-  writeFileAtomic(path, content);
 }

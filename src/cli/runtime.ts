@@ -85,8 +85,9 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--payload <json>', 'the signal\'s payload, JSON')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
     .action(async (instance: string, name: string, options: { payload?: string; db: string }) => {
+      const payload = options.payload === undefined ? null : parseJson(options.payload, '--payload');
       await withEngine(options.db, (engine) => {
-        engine.signal(instance, name, options.payload === undefined ? null : parseJson(options.payload, '--payload'));
+        engine.signal(instance, name, payload);
         output.out(`signal "${name}" sent to ${engine.instance(instance)!.id}\n`);
       }, { mustExist: true });
     });
@@ -324,7 +325,8 @@ async function runWorker(options: WorkerOptions): Promise<number> {
       }
       return 0;
     },
-    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll },
+    // A worker on a database nothing has been started in would wait forever on a file it made.
+    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll, mustExist: true },
   );
 }
 

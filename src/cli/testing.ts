@@ -125,6 +125,7 @@ export async function runTest(paths: string[], options: TestCommandOptions): Pro
 }
 
 async function runPaths(file: string, options: { json?: boolean; max: number }): Promise<number> {
+  readSource(file); // a missing, binary or folder argument is a usage error, exit 2
   const item = await prepare(file, besideScenarioFile(file));
   if (item.flow === undefined) {
     for (const problem of item.report.problems) output.err(`${problem.at.path}:${problem.at.line}:${problem.at.column}: ${problem.message}\n`);
@@ -341,8 +342,10 @@ async function collectTargets(paths: readonly string[]): Promise<{ flowPath: str
         else add(flowOfScenarioFile(file), file);
       }
     } else if (path.endsWith(SCENARIO_SUFFIX)) add(flowOfScenarioFile(path), path);
-    else if (path.endsWith('.flow')) add(path, besideScenarioFile(path));
-    else throw new InputError(`${path} is neither a .flow file nor a ${SCENARIO_SUFFIX} file`);
+    else if (path.endsWith('.flow')) {
+      readSource(path); // a file named on the command line must be readable text: else exit 2
+      add(path, besideScenarioFile(path));
+    } else throw new InputError(`${path} is neither a .flow file nor a ${SCENARIO_SUFFIX} file`);
   }
   return [...targets.values()];
 }

@@ -76,7 +76,11 @@ export function writeFileAtomic(path: string, text: string | Uint8Array): void {
     writeFileSync(temporary, text);
     renameSync(temporary, path);
   } catch (error) {
-    rmSync(temporary, { force: true });
+    try {
+      rmSync(temporary, { force: true });
+    } catch {
+      // The temporary file was never created (its folder is missing or not a folder).
+    }
     throw new InputError(`cannot write ${path}: ${reason(error)}`);
   }
 }
@@ -91,6 +95,8 @@ function reason(error: unknown): string {
       return 'permission denied';
     case 'EISDIR':
       return 'it is a folder';
+    case 'ENOTDIR':
+      return 'a part of the path is a file, not a folder';
     case 'ENOSPC':
       return 'no space left on the device';
     case 'EROFS':
