@@ -25,6 +25,20 @@ export const PLANS: Record<string, Plan> = {
   team: { price: 7_900, seats: 25, projects: 500, storageGb: 1_000, features: ['projects', 'api', 'priority-support', 'sso', 'audit-log'] },
 };
 
+/**
+ * What a sandbox run asks for when the input names no subscription: "Load subscription" then
+ * opens a sandbox team subscription, and the request moves it to pro with a usage over pro's
+ * seats and projects, so the restrictions, the archiving and the seat cut all have work to do.
+ */
+const SANDBOX_REQUEST = {
+  newPlan: 'pro',
+  usage: {
+    seats: 8,
+    storageGb: 40,
+    projects: Array.from({ length: 52 }, (_, index) => ({ name: `sandbox_project_${String(index + 1).padStart(2, '0')}`, updatedAt: Date.UTC(2024, 0, 1 + index) })),
+  },
+};
+
 /** The offers in the order they are made: a discount first, a deeper and shorter one second. */
 const RETENTION_OFFERS = [
   { percentOff: 25, months: 3 },
@@ -69,7 +83,12 @@ function projectsOverLimit(projects: PlanDowngradeData['usage']['projects'], lim
 export default defineBindings<Flow, PlanDowngradeData>({
   nodes: {
     'Request downgrade': {
-      handler: ({ data }) => ({ targetPlan: { id: data.newPlan, price: planOf(data.newPlan).price } }),
+      handler: ({ data }) => {
+        // Production names the subscription and the plan; only a sandbox run gets the sandbox request.
+        const sandbox = data.subscriptionId === undefined ? { newPlan: data.newPlan ?? SANDBOX_REQUEST.newPlan, usage: data.usage ?? SANDBOX_REQUEST.usage } : {};
+        const newPlan = sandbox.newPlan ?? data.newPlan;
+        return { ...sandbox, targetPlan: { id: newPlan, price: planOf(newPlan).price } };
+      },
       retry: false,
     },
     'Load subscription': 'plans.readSubscription',

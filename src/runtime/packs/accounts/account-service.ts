@@ -83,6 +83,21 @@ export class AccountService {
     });
   }
 
+  /**
+   * A sandbox account for a flow run that names none: its id (`sandbox_acct_…`) derives from the
+   * idempotency key, so a run again after a crash finds the account it opened instead of opening
+   * another. With `apiKey`, the account gets one key, issued by `actor`.
+   */
+  openSandboxAccount(idempotencyKey: string, options: { records?: readonly NewRecord[]; apiKey?: { actor: string } } = {}): Account {
+    return this.transaction(() => {
+      const id = stableId('sandbox_acct', idempotencyKey);
+      const opened = this.db.prepare<[string], { id: string }>('SELECT id FROM accounts_accounts WHERE id = ?').get(id) !== undefined;
+      if (!opened) this.createAccount({ id, email: `${id}@sandbox.example.com`, name: 'Sandbox account' }, options.records);
+      if (options.apiKey !== undefined) this.issueKey(id, options.apiKey.actor, `${idempotencyKey}:sandbox-key`);
+      return getAccount(this.db, id);
+    });
+  }
+
   account(accountId: string): Account {
     return getAccount(this.db, accountId);
   }

@@ -1,9 +1,18 @@
 import type { PackFactory } from '../../builtins';
 import { definePack, defineStep, type HandlerContext } from '../../define';
 import type { JsonObject } from '../../types';
+import type { OutboxEmail } from '../billing/index';
 import { durationField, HandlerInputError, integerField, optionalInteger, optionalString, senderAddress, stringField } from '../handler-data';
 import type { AccountService } from './account-service';
 import { AuditChainError } from './errors';
+
+/** What a sandbox account owns, for a deletion to erase. */
+const SANDBOX_RECORDS = [
+  { kind: 'project', name: 'sandbox project', bytes: 2_048 },
+  { kind: 'file', name: 'sandbox-notes.txt', bytes: 512 },
+  { kind: 'member', name: 'sandbox teammate' },
+  { kind: 'session', name: 'sandbox session' },
+];
 
 /**
  * The `accounts.*` handlers, for API key rotation and account deletion flows. Each reads the
@@ -22,14 +31,18 @@ export const accountsPack: PackFactory = (environment) => {
     defineStep(async (context) => run(await accounts(), context, `flow:${context.instanceId}`));
 
   return definePack('accounts', {
-    /** `accountId`, optional `keyId` (else the account's oldest live key) → `rotation.{accountId, oldKeyId, oldKeyPrefix}`. */
-    'accounts.selectRotationKey': step((service, { data }) => {
-      const accountId = stringField(data, 'accountId');
+    /**
+     * `accountId`, optional `keyId` (else the account's oldest live key) → `rotation.{accountId, oldKeyId, oldKeyPrefix}`.
+     * Without `accountId`, opens a sandbox account with one key to rotate and adds its `accountId`.
+     */
+    'accounts.selectRotationKey': step((service, { data, idempotencyKey }, actor) => {
+      const given = optionalString(data, 'accountId');
+      const accountId = given ?? service.openSandboxAccount(idempotencyKey, { apiKey: { actor } }).id;
       const keyId = optionalString(data, 'keyId');
       const candidates = service.keys(accountId).filter((key) => key.status === 'active' && (keyId === undefined || key.id === keyId));
       const key = candidates[0];
       if (key === undefined) throw new HandlerInputError(keyId === undefined ? `account ${accountId} has no active API key to rotate` : `API key ${keyId} of account ${accountId} is not active`);
-      return { rotation: { accountId, oldKeyId: key.id, oldKeyPrefix: key.prefix } };
+      return { ...(given === undefined && { accountId }), rotation: { accountId, oldKeyId: key.id, oldKeyPrefix: key.prefix } };
     }),
 
     /** `rotation.{accountId, oldKeyId}` → `rotation.{newKeyId, newKeyPrefix}`; the secret waits to be revealed once. */
@@ -50,6 +63,7 @@ export const accountsPack: PackFactory = (environment) => {
     'accounts.notifyKeyRotation': step((service, context, actor) => {
       const { data, idempotencyKey } = context;
       const email = service.notifyRotation(stringField(data, 'rotation.oldKeyId'), actor, idempotencyKey);
+      context.emit('accounts.email', emailEffect(email));
       return { rotation: { lastNoticeAt: context.now().getTime(), notices: 1, lastEmailId: email.id } };
     }),
 
@@ -72,6 +86,7 @@ export const accountsPack: PackFactory = (environment) => {
       const { data, idempotencyKey } = context;
       const lastUsedAt = integerField(data, 'rotation.oldKeyLastUsedAt');
       const email = service.remindRotation(stringField(data, 'rotation.oldKeyId'), { lastUsedAt, actor }, idempotencyKey);
+      context.emit('accounts.email', emailEffect(email));
       return { rotation: { lastNoticeAt: context.now().getTime(), notices: (optionalInteger(data, 'rotation.notices') ?? 0) + 1, lastEmailId: email.id } };
     }),
 
@@ -93,14 +108,22 @@ export const accountsPack: PackFactory = (environment) => {
       return { audit: { intact: true, entries: verification.entries, head: verification.head, trail: trail.map((entry) => `${entry.action} ${entry.subject}`) } };
     }),
 
-    /** `accountId`, `reason`, optional `comment` → `deletion.{id, reason, status, retainedRecently}`, `contact.{email, name}`. */
+    /**
+     * `accountId`, `reason`, optional `comment` → `deletion.{id, reason, status, retainedRecently}`, `contact.{email, name}`.
+     * Without `accountId`, opens a sandbox account with a few records to erase and adds its
+     * `accountId` (and `reason` "other" unless given).
+     */
     'accounts.recordDeletionRequest': step((service, { data, idempotencyKey }, actor) => {
+      const sandbox =
+        optionalString(data, 'accountId') === undefined
+          ? { accountId: service.openSandboxAccount(idempotencyKey, { records: SANDBOX_RECORDS }).id, reason: optionalString(data, 'reason') ?? 'other' }
+          : undefined;
       const { deletion, account, retainedRecently } = service.requestDeletion(
-        stringField(data, 'accountId'),
-        { reason: stringField(data, 'reason'), comment: optionalString(data, 'comment') ?? null, actor },
+        sandbox?.accountId ?? stringField(data, 'accountId'),
+        { reason: sandbox?.reason ?? stringField(data, 'reason'), comment: optionalString(data, 'comment') ?? null, actor },
         idempotencyKey,
       );
-      return { deletion: { id: deletion.id, reason: deletion.reason, status: deletion.status, retainedRecently }, contact: { email: account.email, name: account.name } };
+      return { ...sandbox, deletion: { id: deletion.id, reason: deletion.reason, status: deletion.status, retainedRecently }, contact: { email: account.email, name: account.name } };
     }),
 
     /** `deletion.id` → `deletion.status` (retained). */
@@ -131,13 +154,22 @@ export const accountsPack: PackFactory = (environment) => {
     }),
 
     /** `deletion.id`, `contact.{email, name}` → `confirmationEmail`; removes `contact` from the data, the last copy of the address. */
-    'accounts.sendDeletionConfirmation': step((service, { data, idempotencyKey }) => {
+    'accounts.sendDeletionConfirmation': step((service, context) => {
+      const { data, idempotencyKey } = context;
       const email = service.confirmDeletion(
         stringField(data, 'deletion.id'),
         { email: stringField(data, 'contact.email'), name: optionalString(data, 'contact.name') ?? null },
         idempotencyKey,
       );
+      // Without the address: the effect outlives the deletion, and the address must not.
+      context.emit('accounts.email', emailEffect(email, { withRecipient: false }));
       return { confirmationEmail: { id: email.id, template: email.template }, contact: null };
     }),
   });
 };
+
+/** An email the pack queued in the billing outbox, among the instance's effects (`laneflow run` lists them). */
+function emailEffect(email: OutboxEmail, options: { withRecipient: boolean } = { withRecipient: true }): JsonObject {
+  const status = email.status === 'pending' ? 'queued in the outbox' : email.status;
+  return options.withRecipient ? { template: email.template, to: email.to, subject: email.subject, status } : { template: email.template, subject: email.subject, status };
+}

@@ -7,39 +7,71 @@
 import type { PackFactory } from '../../builtins';
 import { definePack, defineStep, type HandlerContext } from '../../define';
 import type { Json, JsonObject } from '../../types';
-import { HandlerInputError, integerField, objectField, optionalString, stringField } from '../handler-data';
+import { HandlerInputError, integerField, objectField, optionalInteger, optionalString, stringField } from '../handler-data';
+import type { BillingService } from './billing-service';
+import { derivedKey } from './idempotency';
+import { formatMinorUnits } from './money';
 import type { PlanChangeService, PlanRestrictions } from './plan-changes';
+import type { OutboxEmail, PaymentOutcome } from './types';
+
+/**
+ * The sandbox subscription `plans.readSubscription` opens when the data names none: the top plan
+ * of the flows' catalog, paid by a card that works, so that a downgrade to any plan applies.
+ */
+const SANDBOX_SUBSCRIPTION = { email: 'sandbox.customer@example.com', name: 'Sandbox customer', plan: 'team', price: 7_900, currency: 'usd' } as const;
+
+interface PlanServices {
+  plans: PlanChangeService;
+  billing: BillingService;
+}
 
 export const billingPlansPack: PackFactory = (environment) => {
-  let loading: Promise<PlanChangeService> | undefined;
+  let loading: Promise<PlanServices> | undefined;
   // Loaded on a handler's first run: checking a binding never opens the database or loads the mailer.
-  const plans = () =>
+  const services = () =>
     (loading ??= Promise.all([import('./pack-services'), import('./plan-changes')]).then(([{ billingConfigFromEnv, openBillingService }, { PlanChangeService }]) => {
       const db = environment.database();
       const config = billingConfigFromEnv();
-      return new PlanChangeService(openBillingService(db, environment.clock, config), db, environment.clock, config.emailFrom);
+      const billing = openBillingService(db, environment.clock, config);
+      return { plans: new PlanChangeService(billing, db, environment.clock, config.emailFrom), billing };
     }));
   const step = (run: (service: PlanChangeService, context: HandlerContext) => JsonObject | Promise<JsonObject>) =>
-    defineStep(async (context) => run(await plans(), context));
+    defineStep(async (context) => run((await services()).plans, context));
 
   return definePack('billing-plans', {
-    /** `subscriptionId` → `subscription.{id, customerId, planId, price, currency, state, periodStart, periodEnd}`, `creditBalance`. */
-    'plans.readSubscription': step((service, { data }) => {
-      const subscription = service.subscription(stringField(data, 'subscriptionId'));
+    /**
+     * `subscriptionId` → `subscription.{id, customerId, planId, price, currency, state, periodStart, periodEnd}`, `creditBalance`.
+     * Without `subscriptionId`, opens a sandbox subscription first (the sandbox gateway, a card
+     * that works; `email`, `name`, `plan`, `price`, `currency` optional, the team plan at 79.00
+     * USD by default) and adds its `subscriptionId`, with the activation charge among the effects.
+     */
+    'plans.readSubscription': defineStep(async (context) => {
+      const { plans, billing } = await services();
+      const given = optionalString(context.data, 'subscriptionId');
+      const subscriptionId = given ?? (await openSandboxSubscription(billing, context));
+      const subscription = plans.subscription(subscriptionId);
       const { id, customerId, planId, price, currency, state, periodStart, periodEnd } = subscription;
-      return { subscription: { id, customerId, planId, price, currency, state, periodStart, periodEnd }, creditBalance: service.creditBalance(id) };
+      return {
+        ...(given === undefined && { subscriptionId }),
+        subscription: { id, customerId, planId, price, currency, state, periodStart, periodEnd },
+        creditBalance: plans.creditBalance(id),
+      };
     }),
 
     /** `subscriptionId`, `retentionOffer.{percentOff, months}` → `retentionCredit.{amount, currency, balance}`, with an email. */
-    'plans.grantRetentionCredit': step((service, { data, idempotencyKey }) => {
+    'plans.grantRetentionCredit': step((service, context) => {
+      const { data, idempotencyKey } = context;
       const offer = { percentOff: integerField(data, 'retentionOffer.percentOff'), months: integerField(data, 'retentionOffer.months') };
       const { amount, currency, balance } = service.grantRetentionCredit(stringField(data, 'subscriptionId'), offer, idempotencyKey);
+      context.emit('plans.credit', { purpose: 'retention', amount: formatMinorUnits(amount, currency), balance: formatMinorUnits(balance, currency) });
       return { retentionCredit: { amount, currency, balance } };
     }),
 
     /** `subscriptionId`, `targetPlan.id`, `restrictions.{lostFeatures, overLimits}` → `restrictionWarning.emailId`. */
-    'plans.warnRestrictions': step((service, { data, idempotencyKey }) => {
+    'plans.warnRestrictions': step((service, context) => {
+      const { data, idempotencyKey } = context;
       const email = service.warnRestrictions(stringField(data, 'subscriptionId'), { planId: stringField(data, 'targetPlan.id') }, restrictionsOf(objectField(data, 'restrictions')), idempotencyKey);
+      context.emit('plans.email', queuedEmailEffect(email));
       return { restrictionWarning: { emailId: email.id } };
     }),
 
@@ -56,14 +88,18 @@ export const billingPlansPack: PackFactory = (environment) => {
     }),
 
     /** `scheduledChange.id` → `downgrade.{appliedAs, creditAdded, creditBalance}`: the change prorated into credit. */
-    'plans.applyDowngradeAsCredit': step(async (service, { data, idempotencyKey }) => {
+    'plans.applyDowngradeAsCredit': step(async (service, context) => {
+      const { data, idempotencyKey } = context;
       const change = await service.applyAsCredit(stringField(data, 'scheduledChange.id'), idempotencyKey);
+      context.emit('plans.credit', { purpose: 'downgrade', amount: formatMinorUnits(change.creditAdded, change.currency), balance: formatMinorUnits(service.creditBalance(change.subscriptionId), change.currency) });
       return { downgrade: { appliedAs: change.appliedAs, planId: change.toPlanId, creditAdded: change.creditAdded, creditBalance: service.creditBalance(change.subscriptionId) } };
     }),
 
     /** `scheduledChange.id` → `downgrade.{appliedAs, invoiceId, amountCharged, payment}`: renewed on the new plan. */
-    'plans.applyDowngradeByRenewal': step(async (service, { data, idempotencyKey }) => {
+    'plans.applyDowngradeByRenewal': step(async (service, context) => {
+      const { data, idempotencyKey } = context;
       const { change, payment } = await service.applyByRenewal(stringField(data, 'scheduledChange.id'), idempotencyKey);
+      emitCharge(context, 'downgrade renewal', payment, formatMinorUnits(change.amountCharged, change.currency));
       return { downgrade: { appliedAs: change.appliedAs, planId: change.toPlanId, invoiceId: change.invoiceId, amountCharged: change.amountCharged, payment: payment.kind } };
     }),
 
@@ -76,6 +112,42 @@ export const billingPlansPack: PackFactory = (environment) => {
     }),
   });
 };
+
+/** Opens the sandbox subscription under keys derived from the step's, so a rerun opens none twice. */
+async function openSandboxSubscription(billing: BillingService, context: HandlerContext): Promise<string> {
+  const { data, idempotencyKey: key } = context;
+  const currency = optionalString(data, 'currency') ?? SANDBOX_SUBSCRIPTION.currency;
+  const customer = billing.createCustomer(
+    { email: optionalString(data, 'email') ?? SANDBOX_SUBSCRIPTION.email, name: optionalString(data, 'name') ?? SANDBOX_SUBSCRIPTION.name },
+    derivedKey(key, 'sandbox-customer'),
+  );
+  await billing.attachPaymentMethod(customer.id, 'pm_card_visa', derivedKey(key, 'sandbox-card'));
+  const subscription = billing.createSubscription(
+    {
+      customerId: customer.id,
+      planId: optionalString(data, 'plan') ?? SANDBOX_SUBSCRIPTION.plan,
+      price: optionalInteger(data, 'price') ?? SANDBOX_SUBSCRIPTION.price,
+      currency,
+      interval: { unit: 'month', count: 1 },
+    },
+    derivedKey(key, 'sandbox-subscription'),
+  );
+  const activation = await billing.activateSubscription(subscription.id, derivedKey(key, 'sandbox-activate'));
+  if (activation.kind !== 'paid') throw new HandlerInputError(`the sandbox subscription's first charge was not paid (${activation.kind})`);
+  emitCharge(context, 'sandbox activation', activation, formatMinorUnits(activation.amountCharged, currency));
+  return subscription.id;
+}
+
+/** A charge among the instance's effects, as the `billing.*` handlers record theirs. */
+function emitCharge(context: HandlerContext, purpose: string, outcome: PaymentOutcome, amount: string | null): void {
+  if ((outcome.kind !== 'paid' && outcome.kind !== 'declined') || outcome.chargeId === null) return;
+  context.emit('billing.charge', { purpose, amount, status: outcome.kind === 'paid' ? 'succeeded' : 'declined', chargeId: outcome.chargeId });
+}
+
+/** An email the pack queued in the billing outbox, among the instance's effects. */
+function queuedEmailEffect(email: OutboxEmail): JsonObject {
+  return { template: email.template, to: email.to, subject: email.subject, status: email.status === 'pending' ? 'queued in the outbox' : email.status };
+}
 
 function restrictionsOf(value: JsonObject): PlanRestrictions {
   const lost = value['lostFeatures'];

@@ -1,4 +1,5 @@
 import type { Database } from 'better-sqlite3';
+import { createHash } from 'node:crypto';
 import { enqueueEmail, ensureBillingSchema, formatMinorUnits, minorUnits, type OutboxEmail } from '../billing/index';
 import { DisputeNotFoundError, DisputesError, DisputeStateError } from './errors';
 import { compileEvidence, recommend, requestedEvidence, withItems } from './evidence';
@@ -121,6 +122,41 @@ export class DisputeService {
         transaction.deliveredAt,
         transaction.canceledAt,
       );
+  }
+
+  /**
+   * A sandbox payment for a flow run that names no dispute: a card payment of `amount` made ten
+   * days before `now`, delivered and used since, by a customer of a year. Its id
+   * (`sandbox_tx_…`) derives from the idempotency key, so a run again after a crash finds it.
+   */
+  openSandboxTransaction(idempotencyKey: string, amount: { amount: number; currency: string }): TransactionRecord {
+    return this.transaction(() => {
+      const id = `sandbox_tx_${createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 20)}`;
+      const recorded = this.db.prepare<[string], { id: string }>('SELECT id FROM disputes_transactions WHERE id = ?').get(id) !== undefined;
+      if (!recorded) {
+        const now = this.clock.now();
+        this.recordTransaction({
+          id,
+          customerId: 'sandbox_customer',
+          ...amount,
+          description: 'Sandbox annual plan',
+          createdAt: now - 10 * DAY_MS,
+          cardFingerprint: `sandbox_card_${id}`,
+          cardCountry: 'US',
+          ipCountry: 'US',
+          avsCheck: 'pass',
+          cvcCheck: 'pass',
+          threeDSecure: 'none',
+          deviceSeenBefore: true,
+          customerSince: now - 365 * DAY_MS,
+          refundedAmount: 0,
+          usageAfterPurchase: 24,
+          deliveredAt: now - 10 * DAY_MS,
+          canceledAt: null,
+        });
+      }
+      return this.transactionRecord(id);
+    });
   }
 
   transactionRecord(transactionId: string): TransactionRecord {

@@ -1,8 +1,15 @@
 import type { PackFactory } from '../../builtins';
 import { definePack, defineStep, type HandlerContext } from '../../define';
 import type { JsonObject } from '../../types';
+import { formatMinorUnits, minorUnits } from '../billing/index';
 import { HandlerInputError, integerField, optionalInteger, optionalString, senderAddress, stringField, toJson } from '../handler-data';
 import type { DisputeService } from './dispute-service';
+
+/**
+ * The chargeback a sandbox run files when the data names no dispute: "product not received" on
+ * a payment that was delivered and used, so the desk contests it.
+ */
+const SANDBOX_CHARGEBACK = { reason: 'product_not_received', amount: 4_900, currency: 'usd', merchantEmail: 'sandbox.merchant@example.com' } as const;
 
 /** How long a merchant has to respond when the network's notice gives no date. */
 const DEFAULT_RESPONSE_WINDOW_MS = 7 * 86_400_000;
@@ -26,22 +33,35 @@ export const disputesPack: PackFactory = (environment) => {
     /**
      * `disputeId`, `transactionId`, `reason`, `amount`, `currency`, optional `evidenceDueBy` (ms;
      * 7 days from now) → `dispute.{status, openedAt, evidenceDueBy}`, `balanceEffect`: the
-     * chargeback and its fee, already debited.
+     * chargeback and its fee, already debited. Without `disputeId`, files a sandbox chargeback
+     * (`sandbox_dp_…`) on a sandbox payment and adds the fields it filed with.
      */
-    'disputes.logIntake': step((service, context, disputeId) => {
+    'disputes.logIntake': defineStep(async (context) => {
+      const service = await disputes();
       const { data, idempotencyKey } = context;
+      const sandbox = optionalString(data, 'disputeId') === undefined ? sandboxChargeback(service, context) : undefined;
+      const request = sandbox ?? {
+        disputeId: stringField(data, 'disputeId'),
+        transactionId: stringField(data, 'transactionId'),
+        reason: stringField(data, 'reason'),
+        amount: integerField(data, 'amount'),
+        currency: stringField(data, 'currency'),
+      };
       const dispute = service.openDispute(
         {
-          id: disputeId,
-          transactionId: stringField(data, 'transactionId'),
-          reason: stringField(data, 'reason'),
-          amount: integerField(data, 'amount'),
-          currency: stringField(data, 'currency'),
+          id: request.disputeId,
+          transactionId: request.transactionId,
+          reason: request.reason,
+          amount: request.amount,
+          currency: request.currency,
           evidenceDueBy: optionalInteger(data, 'evidenceDueBy') ?? context.now().getTime() + DEFAULT_RESPONSE_WINDOW_MS,
         },
         idempotencyKey,
       );
-      return { dispute: { status: dispute.status, openedAt: dispute.openedAt, evidenceDueBy: dispute.evidenceDueBy }, balanceEffect: service.net(disputeId) };
+      const balanceEffect = service.net(dispute.id);
+      const money = (amount: number) => formatMinorUnits(minorUnits(amount), dispute.currency);
+      context.emit('disputes.chargeback', { dispute: dispute.id, reason: dispute.reason, amount: money(dispute.amount), fee: money(-balanceEffect - dispute.amount) });
+      return { ...sandbox, dispute: { status: dispute.status, openedAt: dispute.openedAt, evidenceDueBy: dispute.evidenceDueBy }, balanceEffect };
     }),
 
     /** → `review`: the payment against the dispute and the card's other payments. */
@@ -84,12 +104,22 @@ export const disputesPack: PackFactory = (environment) => {
     ),
 
     /** `merchantEmail` → `notification.{emailId, template}`: the outcome through the billing outbox. */
-    'disputes.notifyMerchant': step((service, { data, idempotencyKey }, disputeId) => {
+    'disputes.notifyMerchant': step((service, context, disputeId) => {
+      const { data, idempotencyKey } = context;
       const email = service.notifyMerchant(disputeId, stringField(data, 'merchantEmail'), idempotencyKey);
+      context.emit('disputes.email', { template: email.template, to: email.to, subject: email.subject, status: email.status === 'pending' ? 'queued in the outbox' : email.status });
       return { notification: { emailId: email.id, template: email.template } };
     }),
   });
 };
+
+/** The sandbox chargeback's fields, its payment recorded first; the merchant's address unless the data gives one. */
+function sandboxChargeback(service: DisputeService, context: HandlerContext) {
+  const { reason, amount, currency } = SANDBOX_CHARGEBACK;
+  const transaction = service.openSandboxTransaction(context.idempotencyKey, { amount, currency });
+  const disputeId = transaction.id.replace(/^sandbox_tx_/, 'sandbox_dp_');
+  return { disputeId, transactionId: transaction.id, reason, amount, currency, merchantEmail: optionalString(context.data, 'merchantEmail') ?? SANDBOX_CHARGEBACK.merchantEmail };
+}
 
 function outcomeOf(service: DisputeService, dispute: { id: string; status: string; resolution: string | null; closedAt: number | null }): JsonObject {
   return { outcome: { status: dispute.status, resolution: dispute.resolution, net: service.net(dispute.id), closedAt: dispute.closedAt } };

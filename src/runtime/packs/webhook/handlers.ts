@@ -194,6 +194,8 @@ export const createWebhookPack: PackFactory = (environment) => {
       }
       const delivery = await sender.attempt(before.id);
       const patch = { delivery: summary(delivery, lastAttempt(sender, delivery)) };
+      // Listed by `laneflow run` among the instance's effects; an attempt that fails the step is in the delivery's attempts instead.
+      context.emit('webhook.attempt', { ...patch.delivery, endpoint: delivery.endpoint });
       if (delivery.status === 'delivered') return patch;
       if (delivery.status === 'permanent_failure') {
         if (delivery.lastStatusCode === 401) return patch;
