@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import type { CompiledFlow, Machine } from '../compiler/types';
@@ -40,8 +40,8 @@ export function registerRuntimeCommands(program: Command): void {
 
   program
     .command('run')
-    .description('start an instance of a flow and run it until it completes, fails or waits')
-    .argument('<file>', 'a .flow file')
+    .description('start an instance of a flow (or of every flow in a folder) and run it until it completes, fails or waits')
+    .argument('<file>', 'a .flow file, or a folder: one instance of each of its flows, in one database')
     .option('--bindings <module>', 'binding module (default: <name>.bindings.ts beside the flow)')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
     .option('--input <json>', 'the instance\'s initial data, a JSON object')
@@ -51,6 +51,11 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--dry', 'simulate in memory on a virtual clock: unbound steps pass, unbound decisions take --branch (or their first label)')
     .option('--branch <node=label>', 'with --dry, the label an unbound decision returns (repeatable)', (value: string, all: string[]) => [...all, value], [] as string[])
     .action(async (file: string, options: RunOptions) => {
+      if (isFolder(file)) {
+        const { runFolder } = await import('./run-folder');
+        process.exitCode = await runFolder(file, options);
+        return;
+      }
       process.exitCode = await runRun(file, options);
     });
 
@@ -105,7 +110,7 @@ export function registerRuntimeCommands(program: Command): void {
     });
 }
 
-interface RunOptions {
+export interface RunOptions {
   bindings?: string;
   db: string;
   input?: string;
@@ -131,7 +136,7 @@ interface InspectOptions {
 }
 
 /** The flow in `file`, or undefined after printing its errors. */
-function compiledFlow(file: string): CompiledFlow | undefined {
+export function compiledFlow(file: string): CompiledFlow | undefined {
   const [checked] = checkFiles([file]);
   if (checked === undefined) throw new InputError(`${file} is not a .flow file`);
   if (checked.flow === undefined) {
@@ -188,15 +193,15 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
     const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
     printBindDiagnostics(file, diagnostics);
     if (machine === undefined) return EXIT_PROBLEMS;
-    const id = engine.start(machine.version, { input, ...(options.start !== undefined && { start: options.start }) });
     if (options.detach === true) {
+      const id = engine.start(machine.version, { input, ...(options.start !== undefined && { start: options.start }) });
       output.out(`${id}: started; \`laneflow worker --db ${options.db}\` runs it\n`);
       return 0;
     }
-    const startedAt = engine.clock.now();
-    await engine.runUntilIdle({ only: id });
+    const { id, startedAt, sandboxNote } = await runInstance(engine, machine, input, options);
     const instance = engine.instance(id)!;
     output.out(`${id}: ${describeState(instance)}\n`);
+    if (sandboxNote !== undefined) output.out(`${sandboxNote}\n`);
     if (engine.clock.virtual) output.out(`virtual clock: ${iso(startedAt)} → ${iso(engine.clock.now())}\n`);
     output.out(JSON.stringify(instance.snapshot.data, null, 2) + '\n');
     output.out(effectList(instance));
@@ -205,8 +210,52 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
   }, clock === undefined ? {} : { clock });
 }
 
+/**
+ * Starts one instance and runs it until it completes, fails or waits. A flow with webhook steps
+ * whose input names no `endpoint` gets a sandbox receiver on 127.0.0.1 for the run (see
+ * `openSandboxReceiver`): the instance POSTs to it for real, and the receiver's hand-off of the
+ * event resumes the instance, so the run goes on until neither moves.
+ */
+export async function runInstance(engine: Engine, machine: Machine, input: JsonObject, options: { db: string; start?: string }): Promise<{ id: string; startedAt: number; sandboxNote?: string }> {
+  // The receiver reaches the engine's tables through a connection of its own: an in-memory database has no file to share.
+  const sandbox = usesWebhooks(machine) && input['endpoint'] === undefined && options.db !== ':memory:' ? await openSandbox(engine, options.db) : undefined;
+  try {
+    const startedAt = engine.clock.now();
+    const id = engine.start(machine.version, { input: sandbox === undefined ? input : { ...input, endpoint: sandbox.endpoint }, ...(options.start !== undefined && { start: options.start }) });
+    for (let round = 0; ; round++) {
+      const { steps } = await engine.runUntilIdle({ only: id });
+      if (sandbox === undefined || round === SANDBOX_ROUNDS) break;
+      await sandbox.idle();
+      if (steps === 0 || engine.instance(id)!.status !== 'running') break;
+    }
+    return { id, startedAt, ...(sandbox !== undefined && { sandboxNote: `sandbox: the input names no webhook endpoint; ${sandbox.endpoint} was a receiver on ${sandbox.url} for this run` }) };
+  } finally {
+    await sandbox?.close();
+  }
+}
+
+/** At most this many runs of the engine between the receiver's hand-offs: a flow that loops on its own webhooks stops here. */
+const SANDBOX_ROUNDS = 50;
+
+function usesWebhooks(machine: Machine): boolean {
+  return Object.values(machine.nodes).some((node) => node.handler?.startsWith('webhook.') === true);
+}
+
+async function openSandbox(engine: Engine, db: string) {
+  const { openSandboxReceiver } = await import('../runtime/packs/webhook/sandbox');
+  return openSandboxReceiver({ engine, dbFile: db, clock: engine.clock });
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** The clock `--clock` names: undefined for the wall clock. */
-async function clockOf(option: string | undefined): Promise<Clock | undefined> {
+export async function clockOf(option: string | undefined): Promise<Clock | undefined> {
   if (option === undefined || option === 'wall') return undefined;
   const { VirtualClock } = await import('../runtime/clock');
   if (option === 'virtual') return new VirtualClock(Date.now());
@@ -221,7 +270,7 @@ async function clockOf(option: string | undefined): Promise<Clock | undefined> {
  * The side effects the instance's handlers recorded (charges, emails, deliveries), in the order
  * of the steps that made them, with the engine's time of each step.
  */
-function effectList(instance: InstanceDetails): string {
+export function effectList(instance: InstanceDetails): string {
   if (instance.outbox.length === 0) return '';
   const stepOrder = new Map<string, number>();
   instance.journal.forEach((entry, index) => {
@@ -241,7 +290,7 @@ function describePayload(payload: Json): string {
     .join(' ');
 }
 
-function inputOf(options: RunOptions): JsonObject {
+export function inputOf(options: RunOptions): JsonObject {
   const input = options.input === undefined ? {} : parseJson(options.input, '--input');
   if (input === null || typeof input !== 'object' || Array.isArray(input)) throw new InputError('--input must be a JSON object');
   return input;
@@ -358,11 +407,11 @@ async function runInspect(instanceId: string | undefined, options: InspectOption
  * a 64 MB young generation lets them die young instead of being scavenged again and again,
  * which roughly doubles step throughput. Set only in laneflow's own processes.
  */
-function useLargeYoungGeneration(): void {
+export function useLargeYoungGeneration(): void {
   setFlagsFromString('--max-semi-space-size=64');
 }
 
-async function withEngine<T>(
+export async function withEngine<T>(
   db: string,
   run: (engine: Engine) => T | Promise<T>,
   options: { batchSize?: number; leaseMs?: number; pollMs?: number; clock?: Clock; mustExist?: boolean } = {},
@@ -383,13 +432,13 @@ async function withEngine<T>(
   }
 }
 
-function printBindDiagnostics(file: string, diagnostics: Parameters<typeof printDiagnostics>[0][number]['diagnostics']): void {
+export function printBindDiagnostics(file: string, diagnostics: Parameters<typeof printDiagnostics>[0][number]['diagnostics']): void {
   if (diagnostics.length === 0) return;
   const [checked] = checkFiles([file]);
   printDiagnostics([{ ...checked!, diagnostics }], output.err);
 }
 
-function describeState(instance: InstanceRow): string {
+export function describeState(instance: InstanceRow): string {
   const { snapshot } = instance;
   if (snapshot.status === 'completed') return 'completed';
   if (snapshot.status === 'failed') return `failed: ${snapshot.error?.name}: ${snapshot.error?.message} (\`laneflow retry ${instance.id}\` retries it)`;
@@ -472,7 +521,7 @@ function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line), ''].join('\n');
 }
 
-function iso(at: number): string {
+export function iso(at: number): string {
   return new Date(at).toISOString();
 }
 
