@@ -51,6 +51,7 @@ export async function runFolder(folder: string, options: RunOptions): Promise<nu
   if (count('not run') > 0) parts.push(`${count('not run')} not run`);
   output.out(`\n${files.length} flow${files.length === 1 ? '' : 's'} in ${folder}: ${parts.join(', ')} (database ${options.db})\n`);
   const virtual = virtualStart !== undefined;
+  if (count('waiting') > 0) output.out(`\`laneflow worker --db ${options.db}\` continues the waiting ones\n`);
   const fine = outcomes.every((outcome) => outcome === 'completed' || (outcome === 'waiting' && !virtual));
   return fine ? 0 : EXIT_PROBLEMS;
 }
