@@ -76,6 +76,8 @@ export class Executor {
   private readonly committer: GroupCommitter;
   /** Instances driven now, by store seq, with signals that arrived for them meanwhile. */
   private readonly held = new Map<number, StoredSignal[]>();
+  /** Why the current drain stops: a commit or a drive that failed. */
+  private failure: unknown;
   private signalSeen = 0;
   /** Until when (`performance.now()`) the current burst's instances may chain steps. */
   private chainUntil = 0;
@@ -85,7 +87,13 @@ export class Executor {
   private readonly now = () => this.options.clock.now();
 
   constructor(private readonly options: ExecutorOptions) {
-    this.committer = new GroupCommitter(options.store, options.owner, () => this.afterFlush());
+    this.committer = new GroupCommitter(options.store, options.owner, {
+      afterFlush: () => this.afterFlush(),
+      letGo: (item) => {
+        if (item.snapshot.status !== 'running') this.finished++;
+      },
+      failed: (error) => this.fail(error),
+    });
   }
 
   async drain(drain: DrainOptions): Promise<DrainSummary> {
@@ -93,7 +101,7 @@ export class Executor {
     const startSteps = this.steps;
     const startFinished = this.finished;
     const active = new Set<Promise<void>>();
-    let failure: unknown;
+    this.failure = undefined;
     this.stopping = false;
     const onStop = () => {
       this.stopping = true;
@@ -107,30 +115,29 @@ export class Executor {
         if (this.stopping || drain.stop?.aborted === true) {
           this.stopping = true;
           await Promise.all(active);
+          while (this.committer.busy) await this.committer.progress();
           break;
         }
-        const room = batchSize - active.size;
-        let claimed: ClaimedInstance[] = [];
+        // Instances let go count until their last round is committed.
+        const room = batchSize - active.size - this.committer.lettingGo;
         if (room >= batchSize / 2) {
           const now = clock.now();
-          claimed = store.claim(owner, now, now + leaseMs, room, drain.only);
+          const claimed = store.claim(owner, now, now + leaseMs, room, drain.only);
+          const machines = claimed.length === 0 ? undefined : await this.machinesOf(claimed);
           this.startBurst();
           for (const instance of claimed) {
-            const driving: Promise<void> = this.drive(instance)
-              .catch((error: unknown) => {
-                // A failed commit (the database is unwritable, say) stops the drain; leases left
-                // behind expire and another worker resumes from the last commit.
-                failure ??= error;
-                this.stopping = true;
-              })
-              .finally(() => {
-                active.delete(driving);
-                this.committer.wakeWaiters();
-              });
+            const done = () => {
+              active.delete(driving);
+              this.committer.wakeWaiters();
+            };
+            const driving: Promise<void> = this.drive(instance, machines!.get(instance.snapshot.machine)!).then(done, (error: unknown) => {
+              this.fail(error);
+              done();
+            });
             active.add(driving);
           }
         }
-        if (active.size > 0) {
+        if (active.size > 0 || this.committer.busy) {
           await this.committer.progress();
           continue;
         }
@@ -147,12 +154,38 @@ export class Executor {
       clearInterval(renewal);
       drain.stop?.removeEventListener('abort', onStop);
     }
-    if (failure !== undefined) throw failure;
+    if (this.failure !== undefined) throw this.failure;
     return { steps: this.steps - startSteps, finished: this.finished - startFinished };
   }
 
-  /** Drives one claimed instance round by round until it has nothing ready, then lets it go. */
-  private async drive(claimed: ClaimedInstance): Promise<void> {
+  /**
+   * A failed commit (the database is unwritable, say) or drive stops the drain; leases left
+   * behind expire and another worker resumes from the last commit.
+   */
+  private fail(error: unknown): void {
+    this.failure ??= error;
+    this.stopping = true;
+  }
+
+  /** The machines a claimed batch is pinned to, loaded once each, or why one could not be. */
+  private async machinesOf(claimed: readonly ClaimedInstance[]): Promise<Map<string, LoadedMachine | ErrorInfo>> {
+    const machines = new Map<string, LoadedMachine | ErrorInfo>();
+    for (const { snapshot } of claimed) {
+      if (machines.has(snapshot.machine)) continue;
+      try {
+        machines.set(snapshot.machine, await this.options.machines(snapshot.machine));
+      } catch (error) {
+        machines.set(snapshot.machine, errorInfo(error, ENGINE_ERRORS.handlerNotFound));
+      }
+    }
+    return machines;
+  }
+
+  /**
+   * Drives one claimed instance round by round until it has nothing ready, then lets it go: its
+   * last round is committed with the next group, and nothing here waits for that.
+   */
+  private async drive(claimed: ClaimedInstance, loaded: LoadedMachine | ErrorInfo): Promise<void> {
     const { store, clock, random } = this.options;
     const { seq, signalSeq } = claimed;
     let journal: JournalEntry[] = [];
@@ -165,22 +198,15 @@ export class Executor {
       return effects;
     };
 
-    let loaded: LoadedMachine | undefined;
-    let loadError: ErrorInfo | undefined;
-    try {
-      loaded = await this.options.machines(claimed.snapshot.machine);
-    } catch (error) {
-      loadError = errorInfo(error, ENGINE_ERRORS.handlerNotFound);
-    }
-    const machine = loaded?.machine;
-    if (machine === undefined) {
+    if (!('machine' in loaded)) {
       // Without its machine nothing can run: let it go, to be looked at again after a lease's time.
       const now = clock.now();
       const { snapshot } = claimed;
-      process.emitWarning(`laneflow: instance ${snapshot.id}: ${loadError?.message ?? 'machine not found'}`);
-      await this.committer.submit({ seq, snapshot, journal, outbox, release: { wakeAt: now + this.options.leaseMs, now } });
+      process.emitWarning(`laneflow: instance ${snapshot.id}: ${loaded.message}`);
+      this.committer.letGo({ seq, snapshot, journal, outbox, release: { wakeAt: now + this.options.leaseMs, now } });
       return;
     }
+    const { machine } = loaded;
     // The snapshot just read from the store becomes the instance's working snapshot: each event
     // changes it in place, and each commit writes it.
     const stepper = new Stepper(machine, claimed.snapshot);
@@ -213,7 +239,7 @@ export class Executor {
           // array would reserve 17 slots.
           const results = new Array<HandlerOutcome | Promise<HandlerOutcome>>(runs.length);
           for (let index = 0; index < runs.length; index++) {
-            const result = this.runHandler(loaded!, snapshot, runs[index]!);
+            const result = this.runHandler(loaded, snapshot, runs[index]!);
             if (isPromiseLike(result)) awaited = true;
             results[index] = result;
           }
@@ -241,16 +267,14 @@ export class Executor {
         // commit re-runs them all from the last commit, under the same idempotency keys.
         if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && performance.now() < this.chainUntil) continue;
         unsaved = 0;
-        const item: CommitItem = { seq, snapshot, journal, outbox };
-        if (!keep) item.release = { wakeAt, now };
-        journal = [];
-        outbox = [];
-        const committed = await this.committer.submit(item);
-        if (!committed) return;
         if (!keep) {
-          if (snapshot.status !== 'running') this.finished++;
+          this.committer.letGo({ seq, snapshot, journal, outbox, release: { wakeAt, now } });
           return;
         }
+        const item: CommitItem = { seq, snapshot, journal, outbox };
+        journal = [];
+        outbox = [];
+        if (!(await this.committer.submit(item))) return;
       }
     } finally {
       this.held.delete(seq);
@@ -381,32 +405,52 @@ function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function';
 }
 
+interface CommitterEvents {
+  /** After each group commit. */
+  afterFlush: () => void;
+  /** An instance let go has had its last round committed. */
+  letGo: (item: CommitItem) => void;
+  /** A group commit failed: its rounds are not written. */
+  failed: (error: unknown) => void;
+}
+
 /**
  * Collects the rounds that instances submit and commits them together, once the current burst
- * of work (everything ready within one turn of the event loop) has submitted.
+ * of work (everything ready within one turn of the event loop) has submitted. A round that
+ * lets its instance go has nobody waiting for it: the instance is done with as soon as it is
+ * handed over, and what it leaves in memory until the commit is the round itself.
  */
 class GroupCommitter {
   private pending: CommitItem[] = [];
-  private resolvers: { resolve: (committed: boolean) => void; reject: (error: unknown) => void }[] = [];
+  /** For each pending round, by position: the drive waiting for it, or nothing for an instance let go. */
+  private settlers: ({ resolve: (committed: boolean) => void; reject: (error: unknown) => void } | undefined)[] = [];
   private scheduled = false;
   private waiters: (() => void)[] = [];
+  /** Instances let go whose last round is pending. */
+  lettingGo = 0;
 
   constructor(
     private readonly store: SqliteStore,
     private readonly owner: string,
-    private readonly afterFlush: () => void,
+    private readonly events: CommitterEvents,
   ) {}
 
-  submit(item: CommitItem): Promise<boolean> {
-    this.pending.push(item);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.flush());
-    }
-    return new Promise((resolve, reject) => this.resolvers.push({ resolve, reject }));
+  get busy(): boolean {
+    return this.pending.length > 0;
   }
 
-  /** Resolves after the next flush, or when a driven instance is let go. */
+  /** Commits `item` with the next group; resolves to whether it was written (false: the lease was lost). */
+  submit(item: CommitItem): Promise<boolean> {
+    return new Promise((resolve, reject) => this.add(item, { resolve, reject }));
+  }
+
+  /** Commits an instance's last round with the next group. */
+  letGo(item: CommitItem): void {
+    this.lettingGo++;
+    this.add(item, undefined);
+  }
+
+  /** Resolves after the next flush, or when a driven instance is done. */
   progress(): Promise<void> {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
@@ -417,22 +461,37 @@ class GroupCommitter {
     for (const wake of waiters) wake();
   }
 
+  private add(item: CommitItem, settler: GroupCommitter['settlers'][number]): void {
+    this.pending.push(item);
+    this.settlers.push(settler);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
   private flush(): void {
     const items = this.pending;
-    const resolvers = this.resolvers;
+    const settlers = this.settlers;
     this.pending = [];
-    this.resolvers = [];
+    this.settlers = [];
     this.scheduled = false;
+    this.lettingGo = 0;
     let results: boolean[];
     try {
       results = this.store.commit(this.owner, items);
-      this.afterFlush();
+      this.events.afterFlush();
     } catch (error) {
-      for (const { reject } of resolvers) reject(error);
+      for (const settler of settlers) settler?.reject(error);
+      this.events.failed(error);
       this.wakeWaiters();
       return;
     }
-    results.forEach((committed, index) => resolvers[index]!.resolve(committed));
+    for (let index = 0; index < items.length; index++) {
+      const settler = settlers[index];
+      if (settler !== undefined) settler.resolve(results[index]!);
+      else if (results[index]!) this.events.letGo(items[index]!);
+    }
     this.wakeWaiters();
   }
 }
