@@ -1,7 +1,7 @@
 import type { Machine, MachineNode } from '../compiler/types';
 import { mergePatch } from './merge-patch';
 import { catchFor, retrierFor, retryDelayMs } from './retry-policy';
-import type { Effect, ErrorInfo, Json, JournalEntry, JsonObject, OutboxEffect, RuntimeEvent, Snapshot, Token, Transition, WaitRequest } from './types';
+import type { Effect, ErrorInfo, Json, JournalEntry, JsonObject, OutboxEffect, RunRequest, RuntimeEvent, Snapshot, Token, Transition, WaitRequest } from './types';
 
 /** Errors the engine itself raises; handlers' retry and catch policies match them by name. */
 export const ENGINE_ERRORS = {
@@ -38,9 +38,9 @@ export function begin(machine: Machine, options: BeginOptions): Transition {
     startedAt: options.at,
     updatedAt: options.at,
   };
-  const stepper = new Stepper(machine, snapshot);
-  const effects = stepper.start(options.start, options.at);
-  return { snapshot: stepper.snapshot, effects };
+  const effects = new EffectList();
+  new Stepper(machine, snapshot, effects).start(options.start, options.at);
+  return { snapshot, effects: effects.list };
 }
 
 /**
@@ -48,9 +48,34 @@ export function begin(machine: Machine, options: BeginOptions): Transition {
  * no random numbers and does no I/O; the executor commits the result and runs the effects.
  */
 export function transition(machine: Machine, snapshot: Snapshot, event: RuntimeEvent): Transition {
-  const stepper = new Stepper(machine, copySnapshot(snapshot));
-  const effects = stepper.apply(event);
-  return { snapshot: stepper.snapshot, effects };
+  const effects = new EffectList();
+  const stepper = new Stepper(machine, copySnapshot(snapshot), effects);
+  stepper.apply(event);
+  return { snapshot: stepper.snapshot, effects: effects.list };
+}
+
+/** Where a stepper puts the effects each event asks for, in the order it asks for them. */
+export interface EffectSink {
+  journal(entry: JournalEntry): void;
+  run(run: RunRequest): void;
+  outbox(effect: OutboxEffect): void;
+}
+
+/** Effects as one list of `Effect` values, as `transition` and `begin` return them. */
+class EffectList implements EffectSink {
+  readonly list: Effect[] = [];
+
+  journal(entry: JournalEntry): void {
+    this.list.push({ type: 'journal', entry });
+  }
+
+  run(run: RunRequest): void {
+    this.list.push({ type: 'run', run });
+  }
+
+  outbox(effect: OutboxEffect): void {
+    this.list.push({ type: 'outbox', effect });
+  }
 }
 
 /**
@@ -124,19 +149,22 @@ const INSTANCE = '';
  * handler's context can keep the token and data it was given while the snapshot moves on.
  */
 export class Stepper {
-  private effects: Effect[] = [];
   private at: number;
 
-  /** `snapshot` becomes the stepper's own and changes with every event: pass a copy to keep the original as it is. */
+  /**
+   * `snapshot` becomes the stepper's own and changes with every event (pass a copy to keep the
+   * original as it is); the effects of each event go to `effects`.
+   */
   constructor(
     private readonly machine: Machine,
     readonly snapshot: Snapshot,
+    private readonly effects: EffectSink,
   ) {
     this.at = snapshot.updatedAt;
   }
 
-  /** The effects `event` asks for; the snapshot moves on. */
-  apply(event: RuntimeEvent): Effect[] {
+  /** Moves the snapshot on by `event`, handing the effects it asks for to the sink. */
+  apply(event: RuntimeEvent): void {
     this.begin(event.at);
     switch (event.type) {
       case 'wake':
@@ -152,26 +180,24 @@ export class Stepper {
         this.retry();
         break;
     }
-    return this.finish();
+    this.finish();
   }
 
   /** A new instance's first move: a new token arrives at the start node. */
-  start(startNode: string, at: number): Effect[] {
+  start(startNode: string, at: number): void {
     this.begin(at);
     this.arrive(this.newTokenId(), undefined, startNode, 0);
-    return this.finish();
+    this.finish();
   }
 
   private begin(at: number): void {
     this.at = at;
-    this.effects = [];
     this.snapshot.updatedAt = at;
   }
 
-  private finish(): Effect[] {
+  private finish(): void {
     const s = this.snapshot;
     if (s.status === 'running' && s.tokens.length === 0) s.status = 'completed';
-    return this.effects;
   }
 
   private newTokenId(): string {
@@ -335,7 +361,7 @@ export class Stepper {
   private recordOutcome(token: Token, node: MachineNode, outbox: OutboxEffect[] | undefined, outcome: 'completed' | 'decided', detail: JsonObject | undefined): void {
     this.removeToken(token.id);
     this.journal(token, outcome, detail, node.handler);
-    for (const effect of outbox ?? []) this.effects.push({ type: 'outbox', effect });
+    if (outbox !== undefined) for (const effect of outbox) this.effects.outbox(effect);
   }
 
   private suspend(token: Token, wait: WaitRequest): void {
@@ -414,16 +440,13 @@ export class Stepper {
   }
 
   private requestRun(token: Token, node: MachineNode): void {
-    this.effects.push({
-      type: 'run',
-      run: {
-        token: token.id,
-        node: node.id,
-        handler: node.handler ?? '',
-        visit: token.visit,
-        attempt: token.attempt,
-        idempotencyKey: `${this.snapshot.id}:${node.id}:${token.visit}`,
-      },
+    this.effects.run({
+      token: token.id,
+      node: node.id,
+      handler: node.handler ?? '',
+      visit: token.visit,
+      attempt: token.attempt,
+      idempotencyKey: `${this.snapshot.id}:${node.id}:${token.visit}`,
     });
   }
 
@@ -460,6 +483,6 @@ export class Stepper {
     let entry: JournalEntry;
     if (handler === undefined) entry = detail === undefined ? { at, token, node, visit, attempt, outcome } : { at, token, node, visit, attempt, outcome, detail };
     else entry = detail === undefined ? { at, token, node, visit, attempt, outcome, handler } : { at, token, node, visit, attempt, outcome, handler, detail };
-    this.effects.push({ type: 'journal', entry });
+    this.effects.journal(entry);
   }
 }

@@ -1,10 +1,10 @@
 import type { Machine } from '../compiler/types';
 import type { Clock } from './clock';
-import { ENGINE_ERRORS, nextWake, Stepper } from './core';
+import { ENGINE_ERRORS, nextWake, Stepper, type EffectSink } from './core';
 import { RunContext, type RunContextInit } from './handler-context';
 import type { HandlerRegistry } from './registry';
 import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
-import type { Effect, ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token } from './types';
+import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token } from './types';
 
 /**
  * How many handler runs of one instance may follow each other before their commit, when none
@@ -188,28 +188,18 @@ export class Executor {
   private async drive(claimed: ClaimedInstance, loaded: LoadedMachine | ErrorInfo): Promise<void> {
     const { store, clock, random } = this.options;
     const { seq, signalSeq } = claimed;
-    let journal: JournalEntry[] = [];
-    let outbox: OutboxEffect[] = [];
-    const apply = (effects: Effect[]) => {
-      for (const effect of effects) {
-        if (effect.type === 'journal') journal.push(effect.entry);
-        else if (effect.type === 'outbox') outbox.push(effect.effect);
-      }
-      return effects;
-    };
-
     if (!('machine' in loaded)) {
       // Without its machine nothing can run: let it go, to be looked at again after a lease's time.
       const now = clock.now();
       const { snapshot } = claimed;
       process.emitWarning(`laneflow: instance ${snapshot.id}: ${loaded.message}`);
-      this.committer.letGo({ seq, snapshot, journal, outbox, release: { wakeAt: now + this.options.leaseMs, now } });
+      this.committer.letGo({ seq, snapshot, journal: [], outbox: [], release: { wakeAt: now + this.options.leaseMs, now } });
       return;
     }
-    const { machine } = loaded;
     // The snapshot just read from the store becomes the instance's working snapshot: each event
     // changes it in place, and each commit writes it.
-    const stepper = new Stepper(machine, claimed.snapshot);
+    const effects = new RoundEffects();
+    const stepper = new Stepper(loaded.machine, claimed.snapshot, effects);
     const snapshot = stepper.snapshot;
 
     const inbox = signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
@@ -221,19 +211,28 @@ export class Executor {
       let runs: RunRequest[] | undefined;
       /** Handler runs applied since the last commit. */
       let unsaved = 0;
+      /** The clock as the last round ended: a chained round starts at once, without reading it again. */
+      let now: number | undefined;
+      // Once claimed, an instance's first round is in hand: it runs even when a stop comes while
+      // the batch's machines load, and the instance is let go after it.
+      let first = true;
       while (true) {
         if (inbox.length > 0) {
           for (const signal of inbox.splice(0)) {
             if (signal.seq <= snapshot.signalSeq) continue;
-            apply(stepper.apply({ type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload }));
+            stepper.apply({ type: 'signal', at: clock.now(), seq: signal.seq, name: signal.name, payload: signal.payload });
           }
           runs = undefined;
         }
-        let now = clock.now();
-        if (runs === undefined || timerDue(snapshot, now)) runs = runsOf(apply(stepper.apply({ type: 'wake', at: now })));
-        let asked: RunRequest[] | undefined;
+        if (unsaved === 0 || now === undefined) now = clock.now();
+        if (runs === undefined || timerDue(snapshot, now)) {
+          // The wake asks for every ready token: it replaces whatever was asked before.
+          effects.dropRuns();
+          stepper.apply({ type: 'wake', at: now });
+          runs = effects.takeRuns();
+        }
         let awaited = false;
-        if (runs.length > 0 && !this.stopping) {
+        if (runs.length > 0 && (first || !this.stopping)) {
           // Every context of the round is made, from the snapshot as the round found it, before
           // any outcome is applied. Sized up front: most rounds run one handler, and a growing
           // array would reserve 17 slots.
@@ -248,18 +247,14 @@ export class Executor {
           now = clock.now();
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
-            const effects = apply(stepper.apply({ type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() }));
-            for (const effect of effects) {
-              if (effect.type !== 'run') continue;
-              if (asked === undefined) asked = [effect.run];
-              else asked.push(effect.run);
-            }
+            stepper.apply({ type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() });
           }
           this.steps += runs.length;
           unsaved += runs.length;
         }
+        first = false;
         // Nothing asked but something ready (never expected): a wake next round finds it.
-        runs = asked;
+        runs = effects.runs.length > 0 ? effects.takeRuns() : undefined;
         const wakeAt = nextWake(snapshot, now);
         const keep = wakeAt !== null && wakeAt <= now && !this.stopping;
         // Handlers that returned at once did no awaited I/O: the steps they ask for next run now
@@ -267,13 +262,12 @@ export class Executor {
         // commit re-runs them all from the last commit, under the same idempotency keys.
         if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && performance.now() < this.chainUntil) continue;
         unsaved = 0;
+        const item: CommitItem = { seq, snapshot, journal: effects.takeJournal(), outbox: effects.takeOutbox() };
         if (!keep) {
-          this.committer.letGo({ seq, snapshot, journal, outbox, release: { wakeAt, now } });
+          item.release = { wakeAt, now };
+          this.committer.letGo(item);
           return;
         }
-        const item: CommitItem = { seq, snapshot, journal, outbox };
-        journal = [];
-        outbox = [];
         if (!(await this.committer.submit(item))) return;
       }
     } finally {
@@ -357,10 +351,53 @@ function tokenOf(snapshot: Snapshot, id: string): Token {
   throw new Error(`instance ${snapshot.id} has no token ${id}`);
 }
 
-function runsOf(effects: Effect[]): RunRequest[] {
-  const runs: RunRequest[] = [];
-  for (const effect of effects) if (effect.type === 'run') runs.push(effect.run);
-  return runs;
+/**
+ * What a driven instance's events ask for: the journal rows and outbox effects that go with its
+ * next commit, and the handler runs of its next round.
+ */
+class RoundEffects implements EffectSink {
+  runs: RunRequest[] = [];
+  /** The list handed out by the last `takeRuns`, cleared and reused by the one after. */
+  private taken: RunRequest[] = [];
+  private entries: JournalEntry[] = [];
+  private effects: OutboxEffect[] = [];
+
+  journal(entry: JournalEntry): void {
+    this.entries.push(entry);
+  }
+
+  run(run: RunRequest): void {
+    this.runs.push(run);
+  }
+
+  outbox(effect: OutboxEffect): void {
+    this.effects.push(effect);
+  }
+
+  /** The runs asked for since the last call; the list is valid until the next call. */
+  takeRuns(): RunRequest[] {
+    const runs = this.runs;
+    this.runs = this.taken;
+    this.runs.length = 0;
+    this.taken = runs;
+    return runs;
+  }
+
+  dropRuns(): void {
+    this.runs.length = 0;
+  }
+
+  takeJournal(): JournalEntry[] {
+    const entries = this.entries;
+    this.entries = [];
+    return entries;
+  }
+
+  takeOutbox(): OutboxEffect[] {
+    const effects = this.effects;
+    this.effects = [];
+    return effects;
+  }
 }
 
 /** Whether a sleeping, waiting or backing-off token's time has come. */

@@ -172,12 +172,12 @@ export class SqliteStore {
         `UPDATE instances SET lease_owner = ?, wake_at = ?
          WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? ORDER BY wake_at LIMIT ?)
          RETURNING seq, snapshot, signal_seq`,
-      ),
+      ).raw(),
       claimOne: db.prepare(
         `UPDATE instances SET lease_owner = ?, wake_at = ?
          WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? AND id = ?)
          RETURNING seq, snapshot, signal_seq`,
-      ),
+      ).raw(),
       commitHeld: db.prepare('UPDATE instances SET snapshot = ?, updated_at = ? WHERE seq = ? AND lease_owner = ?'),
       commitReleased: db.prepare(
         `UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, lease_owner = NULL,
@@ -243,10 +243,11 @@ export class SqliteStore {
    * `leaseUntil`: their `wake_at` moves to the lease's end, so no other worker takes them meanwhile.
    */
   claim(owner: string, now: number, leaseUntil: number, limit: number, only?: string): ClaimedInstance[] {
+    // Rows as arrays (`raw`): a claim returns up to a batch of them, and objects would only be unpacked.
     const rows = (
       only === undefined ? this.statements.claim.all(owner, leaseUntil, now, limit) : this.statements.claimOne.all(owner, leaseUntil, now, only)
-    ) as { seq: number; snapshot: string; signal_seq: number }[];
-    return rows.map((row) => ({ seq: row.seq, snapshot: JSON.parse(row.snapshot) as Snapshot, signalSeq: row.signal_seq }));
+    ) as [seq: number, snapshot: string, signalSeq: number][];
+    return rows.map(([seq, snapshot, signalSeq]) => ({ seq, snapshot: JSON.parse(snapshot) as Snapshot, signalSeq }));
   }
 
   renewLeases(owner: string, leaseUntil: number): void {
