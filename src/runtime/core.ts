@@ -455,14 +455,18 @@ export class Stepper {
     return undefined;
   }
 
-  /** Removes a token from this transition's own token list, in place (a splice would allocate the removed part). */
+  /**
+   * Removes a token from the stepper's own token list in place: a splice would allocate the
+   * removed part, and shortening `length` to nothing drops the list's storage, which the next
+   * token's push then allocates again; `pop` keeps it.
+   */
   private removeToken(id: string): void {
     const tokens = this.snapshot.tokens;
     let index = 0;
     while (index < tokens.length && tokens[index]!.id !== id) index++;
     if (index === tokens.length) return;
     for (; index < tokens.length - 1; index++) tokens[index] = tokens[index + 1]!;
-    tokens.length--;
+    tokens.pop();
   }
 
   private journal(token: Token, outcome: JournalEntry['outcome'], detail?: JsonObject, handler?: string): void {

@@ -4,7 +4,7 @@ import { ENGINE_ERRORS, nextWake, Stepper, type EffectSink } from './core';
 import { RunContext, type RunContextInit } from './handler-context';
 import type { HandlerRegistry } from './registry';
 import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
-import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, Snapshot, Token } from './types';
+import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, RuntimeEvent, Snapshot, Token } from './types';
 
 /**
  * How many handler runs of one instance may follow each other before their commit, when none
@@ -201,6 +201,8 @@ export class Executor {
     const effects = new RoundEffects();
     const stepper = new Stepper(loaded.machine, claimed.snapshot, effects);
     const snapshot = stepper.snapshot;
+    // One event, refilled for each outcome: the core reads an event and keeps nothing of it.
+    const handled: HandledEvent = { type: 'handled', at: 0, token: '', node: '', visit: 0, outcome: COMPLETED, random: 0 };
 
     const inbox = signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
     this.held.set(seq, inbox);
@@ -247,7 +249,13 @@ export class Executor {
           now = clock.now();
           for (let index = 0; index < runs.length; index++) {
             const run = runs[index]!;
-            stepper.apply({ type: 'handled', at: now, token: run.token, node: run.node, visit: run.visit, outcome: outcomes[index]!, random: random() });
+            handled.at = now;
+            handled.token = run.token;
+            handled.node = run.node;
+            handled.visit = run.visit;
+            handled.outcome = outcomes[index]!;
+            handled.random = random();
+            stepper.apply(handled);
           }
           this.steps += runs.length;
           unsaved += runs.length;
@@ -378,13 +386,14 @@ class RoundEffects implements EffectSink {
   takeRuns(): RunRequest[] {
     const runs = this.runs;
     this.runs = this.taken;
-    this.runs.length = 0;
+    this.dropRuns();
     this.taken = runs;
     return runs;
   }
 
+  /** Empties the list being filled, keeping its storage (setting `length` to 0 would drop it). */
   dropRuns(): void {
-    this.runs.length = 0;
+    while (this.runs.length > 0) this.runs.pop();
   }
 
   takeJournal(): JournalEntry[] {
@@ -406,6 +415,11 @@ function timerDue(snapshot: Snapshot, now: number): boolean {
   return false;
 }
 
+type HandledEvent = Extract<RuntimeEvent, { type: 'handled' }>;
+
+/** A step that returned nothing: one shared outcome, as the core only reads it. */
+const COMPLETED: HandlerOutcome = Object.freeze({ kind: 'completed' });
+
 /** What a handler's return value means for its node: a data patch for a step, a label for a decision. */
 function settle(context: RunContext, decision: boolean, value: unknown): HandlerOutcome {
   if (context.suspension !== undefined) return { kind: 'suspended', wait: context.suspension };
@@ -416,7 +430,7 @@ function settle(context: RunContext, decision: boolean, value: unknown): Handler
     if (outbox !== undefined) outcome.outbox = outbox;
     return outcome;
   }
-  if (value === undefined || value === null) return outbox === undefined ? { kind: 'completed' } : { kind: 'completed', outbox };
+  if (value === undefined || value === null) return outbox === undefined ? COMPLETED : { kind: 'completed', outbox };
   if (typeof value !== 'object' || Array.isArray(value)) {
     return failed({ name: ENGINE_ERRORS.invalidResult, message: `${context.node.id} returned ${JSON.stringify(value)}; a step returns a data patch object or nothing` });
   }
