@@ -79,7 +79,7 @@ export class Executor {
   /** Why the current drain stops: a commit or a drive that failed. */
   private failure: unknown;
   private signalSeen = 0;
-  /** Until when (`performance.now()`) the current burst's instances may chain steps. */
+  /** Until when (in `realTime`) the current burst's instances may chain steps. */
   private chainUntil = 0;
   private steps = 0;
   private finished = 0;
@@ -268,7 +268,7 @@ export class Executor {
         // Handlers that returned at once did no awaited I/O: the steps they ask for next run now
         // and commit with them, in the same transaction, up to a bound. A crash before that
         // commit re-runs them all from the last commit, under the same idempotency keys.
-        if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && performance.now() < this.chainUntil) continue;
+        if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && this.realTime(now) < this.chainUntil) continue;
         unsaved = 0;
         const item: CommitItem = { seq, snapshot, journal: effects.takeJournal(), outbox: effects.takeOutbox() };
         if (!keep) {
@@ -336,7 +336,15 @@ export class Executor {
 
   /** A burst of work begins (after a claim or a commit): its instances may chain steps for a while. */
   private startBurst(): void {
-    this.chainUntil = performance.now() + Math.min(CHAIN_BUDGET_MS, this.options.leaseMs / 10);
+    this.chainUntil = this.realTime(this.options.clock.now()) + Math.min(CHAIN_BUDGET_MS, this.options.leaseMs / 10);
+  }
+
+  /**
+   * Real milliseconds for the chain budget, from a reading of the engine's clock: a wall clock's
+   * reading serves as it is (no second read per round); a virtual one does not move with real time.
+   */
+  private realTime(clockReading: number): number {
+    return this.options.clock.virtual ? performance.now() : clockReading;
   }
 
   /** After each group commit, starts the next burst and hands newly arrived signals to the instances being driven. */
