@@ -100,6 +100,7 @@ function rawInsert(source: string): number {
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('cache_size = -16000');
+  db.pragma('wal_autocheckpoint = 8000');
   for (const sql of schema) db.exec(sql);
   const insertInstance = db.prepare('INSERT INTO instances (seq, id, machine, status, snapshot, created_at, updated_at, wake_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0)');
   const update = db.prepare('UPDATE instances SET snapshot = ?, updated_at = ? WHERE seq = ?');

@@ -155,6 +155,9 @@ export class SqliteStore {
     // 16 MB of page cache: the runtime benchmark runs as fast as with 32 MB (also on 40,000
     // instances), and a worker holding 100,000 sleeping instances keeps about 25 MB less resident.
     this.db.pragma('cache_size = -16000');
+    // Checkpoint the WAL into the database file every 8,000 pages (32 MB) rather than SQLite's
+    // 1,000: fewer, larger checkpoints (each one syncs the file); commits are as durable.
+    this.db.pragma('wal_autocheckpoint = 8000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer laneflow (schema ${version})`);
     this.db.exec(SCHEMA);
