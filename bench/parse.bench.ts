@@ -1,19 +1,16 @@
 // Parse + validate speed on a generated 10,000-node flow beside mermaid's flowchart parser on the
 // equivalent graph, and CLI start-up for `check` beside the same CLI run unbundled.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import type * as Laneflow from '../src/index';
 import { flowLexer } from '../src/parser/tokens';
 import { generateGraph, toFlowSource, toMermaidSource, type GeneratedGraph } from './generate-flow';
 import type { Bench, BenchRow } from './table';
+import { importBundle, median, ms, packageVersion, root } from './measure';
 
 const FLOW_SIZE = { lanes: 10, nodes: 10_000, edges: 12_000, seed: 20_260_101 };
 const CHECK_TARGET_MS = 200;
 const SPEEDUP_TARGET = 5;
 const CLI_START_TARGET_MS = 300;
 const SMALL_FILE = 'flows/plan-upgrade.flow';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const parseBench: Bench = async () => {
   const { checkSource, compile, hasErrors, parse } = await importBundle();
@@ -84,15 +81,6 @@ const parseBench: Bench = async () => {
 
 export default parseBench;
 
-/** The library as shipped: the bundle `npm run bench` builds first, with chevrotain's bundled build. */
-async function importBundle(): Promise<typeof Laneflow> {
-  const bundle = pathToFileURL(`${root}dist/index.js`).href;
-  try {
-    return (await import(bundle)) as typeof Laneflow;
-  } catch (error) {
-    throw new Error(`cannot load ${bundle}: run \`npm run bench\`, which builds it first (${String(error)})`);
-  }
-}
 
 type MermaidTiming = { ms: number; vertices: number; edges: number; subgraphs: number } | { unavailable: string };
 
@@ -169,26 +157,10 @@ function medianSpawnMs(args: string[], runs: number): SpawnTiming {
   return { ok: true, ms: median(times) };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
-function packageVersion(name: string): string {
-  try {
-    const manifest = JSON.parse(readFileSync(`${root}node_modules/${name}/package.json`, 'utf8')) as { version: string };
-    return manifest.version;
-  } catch {
-    return '(not installed)';
-  }
-}
 
 function size(graph: GeneratedGraph): string {
   const nodes = graph.lanes.reduce((sum, lane) => sum + lane.nodes.length, 0);
   return `${nodes.toLocaleString('en')} nodes / ${graph.edges.length.toLocaleString('en')} edges`;
 }
 
-function ms(value: number): string {
-  return `${value.toFixed(1)} ms`;
-}

@@ -6,11 +6,11 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as Laneflow from '../src/index';
 import type { CompiledFlow, FlowNode } from '../src/compiler/types';
 import { generateGraph, toFlowSource } from './generate-flow';
 import type { Bench, BenchRow } from './table';
+import { importBundle, median, ms, packageVersion, root } from './measure';
 
 const SEED_FLOW = 'flows/webhook-integration.flow';
 const LARGE_FLOW = { lanes: 10, nodes: 500, edges: 600, seed: 20_261_123 };
@@ -20,7 +20,6 @@ const WARM_TARGET_MS = 30;
 const LARGE_TARGET_MS = 3000;
 const WARM_RENDERS = 100;
 const CHROMIUM = '/usr/bin/chromium';
-const root = fileURLToPath(new URL('..', import.meta.url));
 
 const renderBench: Bench = async () => {
   const laneflow = await importBundle();
@@ -105,14 +104,6 @@ type Timing = { ok: true; ms: number } | { ok: false; failure: string };
 
 const D2_WARM_RENDERS = 20;
 
-async function importBundle(): Promise<typeof Laneflow> {
-  const bundle = pathToFileURL(`${root}dist/index.js`).href;
-  try {
-    return (await import(bundle)) as typeof Laneflow;
-  } catch (error) {
-    throw new Error(`cannot load ${bundle}: run \`npm run bench\`, which builds it first (${String(error)})`);
-  }
-}
 
 function compileOrThrow(laneflow: typeof Laneflow, path: string, text: string): CompiledFlow {
   const checked = laneflow.checkSource(path, text);
@@ -281,25 +272,10 @@ function failure(status: number | null, output: string): string {
   return `unavailable: exit ${status}: ${output.trim().split('\n')[0] ?? ''}`;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
 
-function packageVersion(name: string): string {
-  try {
-    return (JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return '(not installed)';
-  }
-}
 
 function show(timing: Timing | undefined): string {
   if (timing === undefined) return '';
   return timing.ok ? ms(timing.ms) : timing.failure;
 }
 
-function ms(value: number): string {
-  return `${value.toFixed(1)} ms`;
-}

@@ -5,7 +5,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import type BetterSqlite3 from 'better-sqlite3';
 import { createActor, createMachine } from 'xstate';
 import { checkSource } from '../src/index';
@@ -13,6 +12,7 @@ import { VirtualClock } from '../src/runtime/clock';
 import { defineBindings } from '../src/runtime/define';
 import { Engine } from '../src/runtime/engine';
 import type { Bench } from './table';
+import { root } from './measure';
 
 const STEPS = 10;
 const INSTANCES = 10_000;
@@ -20,7 +20,6 @@ const SLEEPING = 100_000;
 const ROUNDS = 3;
 /** Instances driven, and committed, together: the engine's default batch. */
 const BATCH = 1000;
-const root = fileURLToPath(new URL('..', import.meta.url));
 const folder = `${root}test/artifacts/bench/`;
 
 /** start → s1 … s10 → end, all in one lane. */

@@ -5,12 +5,11 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startServer } from '../src/cli/serve/server';
 import { generateGraph, toFlowSource } from './generate-flow';
 import type { Bench, BenchRow } from './table';
+import { median, root } from './measure';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
 const TARGET_MS = 1000;
 const SEEDS = ['plan-upgrade.flow', 'webhook-integration.flow'];
@@ -102,7 +101,3 @@ async function keystrokeToDiagram(url: string): Promise<number | undefined> {
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return Math.round(sorted[Math.floor(sorted.length / 2)]!);
-}

@@ -3,15 +3,14 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { checkSource } from '../src/index';
 import { loadBindingsModule } from '../src/runtime/bindings';
 import type { AnyFlow, FlowBindings } from '../src/runtime/define';
 import { readScenarios } from '../src/runtime/testing/scenario-file';
 import { runScenarios } from '../src/runtime/testing/suite';
 import type { Bench } from './table';
+import { median, root } from './measure';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const DUNNING_TARGET_MS = 50;
 const FLOWS_TARGET_MS = 5_000;
 

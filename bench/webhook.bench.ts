@@ -20,6 +20,7 @@ import {
   type WebhookSender,
 } from '../src/runtime/packs/webhook';
 import type { Bench, BenchRow } from './table';
+import { median } from './measure';
 
 const DELIVERIES = 5000;
 const WARMUP = 500;
@@ -258,9 +259,6 @@ function selectedForFailure(id: string): boolean {
   return Number(id.split('-').pop()) % Math.round(1 / FAILURE_SHARE) === 0;
 }
 
-function median(values: number[]): number {
-  return percentile([...values].sort((a, b) => a - b), 0.5);
-}
 
 function percentile(sorted: number[], share: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(share * sorted.length))] ?? 0;
