@@ -1,51 +1,29 @@
 // payment-failure-recovery.flow in real worker processes (`node bin/laneflow.js worker`, built by
 // `npm test` first) on one SQLite file, with a real SMTP server: workers are SIGKILLed mid-run,
 // then two finish the work together. Every charge and every email happens once per key.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/runtime/engine';
-import { repoRoot } from '../helpers/cases';
+import { killWorkers, spawnWorker, type WorkerProcess } from '../helpers/worker';
 import { type SmtpSink, startSmtpSink } from '../packs/billing/helpers';
 import { BINDINGS, billingEnv, Database, dueSubscriptions, freshDb, gatewayCharges, recoveryFlow, SECONDS_SCHEDULE } from './payment-failure-recovery.helpers';
 
-const children = new Set<ChildProcess>();
 let sink: SmtpSink;
 beforeAll(async () => {
   sink = await startSmtpSink();
 });
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killWorkers();
   await sink.stop();
 });
 
-interface Worker {
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-  kill(signal: NodeJS.Signals): void;
-}
 
-function worker(db: string): Worker {
-  const child = spawn(process.execPath, ['bin/laneflow.js', 'worker', '--db', db, '--batch', '10', '--lease', '1000', '--poll', '50'], {
-    cwd: repoRoot,
-    // Seconds for the schedule's hours, and a short claim on an email, which a worker killed while sending leaves behind.
-    env: { ...process.env, ...billingEnv(sink.port), LANEFLOW_BILLING_DUNNING_SCHEDULE: SECONDS_SCHEDULE, LANEFLOW_BILLING_EMAIL_CLAIM: '3s' },
-    stdio: ['ignore', 'ignore', 'pipe'],
+function worker(db: string): WorkerProcess {
+  // Seconds for the schedule's hours, and a short claim on an email, which a worker killed while sending leaves behind.
+  return spawnWorker(db, ['--batch', '10', '--lease', '1000', '--poll', '50'], {
+    ...billingEnv(sink.port),
+    LANEFLOW_BILLING_DUNNING_SCHEDULE: SECONDS_SCHEDULE,
+    LANEFLOW_BILLING_EMAIL_CLAIM: '3s',
   });
-  children.add(child);
-  let log = '';
-  let markReady: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stderr.on('data', (chunk: Buffer) => {
-    log += chunk.toString();
-    if (log.includes('running due work')) markReady();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { ready, exited, kill: (signal) => child.kill(signal) };
 }
 
 function query<T>(path: string, sql: string, ...params: unknown[]): T[] {

@@ -1,6 +1,5 @@
 // Real worker processes (`node bin/laneflow.js worker`) on real SQLite files: killed with
 // SIGKILL mid-run, two at once on one database, stopped and restarted around a timer.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
@@ -9,11 +8,11 @@ import { checkSource } from '../../src/index';
 import { Engine } from '../../src/runtime/engine';
 import { repoRoot } from '../helpers/cases';
 import { laneflow } from '../helpers/cli';
+import { killWorkers, spawnWorker, type WorkerProcess } from '../helpers/worker';
 
 const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const folder = `${repoRoot}test/artifacts/processes/`;
 const fixtures = `${repoRoot}test/runtime/fixtures/`;
-const children = new Set<ChildProcess>();
 
 // The workers run the built CLI, which `npm test` builds first.
 beforeAll(() => {
@@ -21,7 +20,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
-  for (const child of children) child.kill('SIGKILL');
+  killWorkers();
 });
 
 function fresh(name: string): { db: string; gateway: string } {
@@ -42,35 +41,9 @@ async function startInstances(db: string, count: number, bindings = 'crash.bindi
   }
 }
 
-interface Worker {
-  kill: (signal: NodeJS.Signals) => void;
-  /** Resolves once the worker has said it runs (and handles SIGTERM). */
-  ready: Promise<void>;
-  exited: Promise<number | null>;
-  log: () => string;
-}
 
-function worker(db: string, gateway: string, args: string[] = [], env: Record<string, string> = {}): Worker {
-  const child = spawn(process.execPath, ['bin/laneflow.js', 'worker', '--db', db, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, LANEFLOW_TEST_GATEWAY: gateway, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  children.add(child);
-  let log = '';
-  let markReady: () => void;
-  const ready = new Promise<void>((resolve) => (markReady = resolve));
-  child.stderr.on('data', (chunk: Buffer) => {
-    log += chunk.toString();
-    if (log.includes('running due work')) markReady();
-  });
-  const exited = new Promise<number | null>((resolve) =>
-    child.on('exit', (code) => {
-      children.delete(child);
-      resolve(code);
-    }),
-  );
-  return { kill: (signal) => child.kill(signal), ready, exited, log: () => log };
+function worker(db: string, gateway: string, args: string[] = [], env: Record<string, string> = {}): WorkerProcess {
+  return spawnWorker(db, args, { LANEFLOW_TEST_GATEWAY: gateway, ...env });
 }
 
 function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
