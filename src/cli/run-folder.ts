@@ -13,7 +13,6 @@ import {
   printBindDiagnostics,
   runInstance,
   type RunOptions,
-  useLargeYoungGeneration,
   withEngine,
 } from './runtime';
 
@@ -38,7 +37,6 @@ export async function runFolder(folder: string, options: RunOptions): Promise<nu
   const input = inputOf(options);
   const { defaultBindingsPath } = await import('../runtime/bindings');
   const { VirtualClock } = await import('../runtime/clock');
-  useLargeYoungGeneration();
   const virtualStart = (await clockOf(options.clock))?.now();
   const outcomes: Outcome[] = [];
   for (const [index, file] of files.entries()) {

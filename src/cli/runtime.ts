@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, writeFileAtomic } from '../lib/files';
 import type { Clock } from '../runtime/clock';
@@ -186,7 +185,6 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
   if (bindingsPath === undefined) {
     throw new InputError(`${file} has no binding module: write ${file.replace(/\.flow$/, '')}.bindings.ts or pass --bindings`);
   }
-  useLargeYoungGeneration();
   const input = inputOf(options);
   const clock = await clockOf(options.clock);
   return withEngine(options.db, async (engine) => {
@@ -355,7 +353,6 @@ async function runDry(file: string, flow: CompiledFlow, bindingsPath: string | u
 }
 
 async function runWorker(options: WorkerOptions): Promise<number> {
-  useLargeYoungGeneration();
   return withEngine(
     options.db,
     async (engine) => {
@@ -400,15 +397,6 @@ async function runInspect(instanceId: string | undefined, options: InspectOption
     output.out(timeline(instance, engine.machine(instance.machine)));
     return 0;
   }, { mustExist: true });
-}
-
-/**
- * A worker allocates many short-lived objects per step (snapshots, journal rows, contexts);
- * a 64 MB young generation lets them die young instead of being scavenged again and again,
- * which roughly doubles step throughput. Set only in laneflow's own processes.
- */
-export function useLargeYoungGeneration(): void {
-  setFlagsFromString('--max-semi-space-size=64');
 }
 
 export async function withEngine<T>(
