@@ -1,9 +1,13 @@
 // Bundles the CLI and the library into dist/. One file per entry keeps start-up fast: the CLI
 // loads one module instead of hundreds, and chevrotain comes from its own pre-bundled build.
 import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+
+// Chunk names carry content hashes: without a clean folder, every build would leave the last one's behind.
+rmSync(new URL('../dist', import.meta.url), { recursive: true, force: true });
 
 await build({
   absWorkingDir: root,

@@ -1,8 +1,3 @@
-import { compile, type CompileResult } from './compiler/compile';
-import { sortDiagnostics } from './lib/diagnostics';
-import { parse } from './parser/parse';
-import type { FlowFile } from './parser/types';
-
 export { parse, format, type FormatOptions } from './parser/index';
 export { compile, validate, SHAPES, SIDES } from './compiler/index';
 export type * from './parser/types';
@@ -13,25 +8,7 @@ export { formatDiagnostic } from './lib/report';
 export { layout, renderSvg, renderPng, THEME_NAMES, type RenderSvgOptions, type RenderHighlight, type RenderPngOptions, type ThemeName } from './render/index';
 export type * from './render/types';
 
-export interface CheckResult extends CompileResult {
-  ast: FlowFile;
-}
-
-/** Parses and validates a .flow text: every diagnostic of both stages, and the flow if it has no errors. */
-export function checkSource(path: string, text: string): CheckResult {
-  const parsed = parse(path, text);
-  // A parse stopped at the error limit saw only part of the file: validating that part would
-  // report the unread rest as missing.
-  if (parsed.diagnostics.some((d) => d.code === 'FZ107')) return { ast: parsed.ast, diagnostics: parsed.diagnostics };
-  const compiled = compile(parsed.ast);
-  const diagnostics = sortDiagnostics([...parsed.diagnostics, ...compiled.diagnostics]);
-  const hasParseErrors = parsed.diagnostics.some((d) => d.severity === 'error');
-  return {
-    ast: parsed.ast,
-    diagnostics,
-    ...(compiled.flow !== undefined && !hasParseErrors && { flow: compiled.flow }),
-  };
-}
+export { checkSource, type CheckResult } from './compiler/check-source';
 export { bind, DEFAULT_LOOP_BOUND, DEFAULT_RETRY, type BindResult, type BindOptions } from './compiler/bind';
 export { declareTypes } from './compiler/declarations';
 export { defineBindings, defineStep, defineDecision, definePack } from './runtime/define';

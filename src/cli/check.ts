@@ -1,4 +1,5 @@
-import { checkSource, format, type CheckResult } from '../index';
+import { checkSource, type CheckResult } from '../compiler/check-source';
+import { format } from '../parser/format';
 import { hasErrors } from '../lib/diagnostics';
 import { collectFlowFiles, InputError, readSource, writeFileAtomic } from '../lib/files';
 import { countDiagnostics, formatDiagnostic, summaryLine } from '../lib/report';

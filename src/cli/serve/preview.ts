@@ -1,4 +1,4 @@
-import { checkSource } from '../../index';
+import { checkSource } from '../../compiler/check-source';
 import { hasErrors } from '../../lib/diagnostics';
 import { layout, renderPng, renderSvg, type RenderHighlight, type ThemeName } from '../../render/index';
 import { textHash } from './flows-folder';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkSource } from '../../index';
+import { checkSource } from '../../compiler/check-source';
 import type { CompiledFlow } from '../../compiler/types';
 import { THEME_NAMES, type RenderHighlight, type ThemeName } from '../../render/index';
 import { scenarioCoverage } from './coverage';
