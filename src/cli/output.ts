@@ -8,10 +8,20 @@ export interface Output {
   color: boolean;
 }
 
+let color: boolean | undefined;
+
 export const output: Output = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
-  color: useColor(),
+  // Decided on first use, not at load: the start-up snapshot loads this module at build time,
+  // when the terminal and the environment are not the user's.
+  get color() {
+    color ??= useColor();
+    return color;
+  },
+  set color(value: boolean) {
+    color = value;
+  },
 };
 
 function useColor(): boolean {

@@ -36,6 +36,14 @@ const LAYOUT_OPTIONS = {
 let engine: ElkEngine | undefined;
 let saveCodeCache: (() => void) | undefined;
 
+/**
+ * Gives the layout an ELK that is already loaded: the start-up snapshot bundles ELK into its
+ * heap, where the code-cache loader below could not run.
+ */
+export function provideElk(ELK: new () => ElkEngine): void {
+  engine = new ELK();
+}
+
 async function loadEngine(): Promise<ElkEngine> {
   // Loaded on first use: `laneflow check` and the runtime never pay for it.
   if (engine === undefined) {

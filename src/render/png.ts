@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
 export interface RenderPngOptions {
@@ -24,7 +23,7 @@ const FALLBACK_FACE = '/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf';
  * come from DejaVu Sans where it is installed, else from the system's fonts.
  */
 export async function renderPng(svg: string, options: RenderPngOptions = {}): Promise<Uint8Array> {
-  const { Resvg } = await import('@resvg/resvg-js');
+  const [{ Resvg }, { createRequire }] = await Promise.all([import('@resvg/resvg-js'), import('node:module')]);
   const svgdomEntry = createRequire(import.meta.url).resolve('svgdom');
   const hasFallback = existsSync(FALLBACK_FACE);
   const resvg = new Resvg(svg, {

@@ -8,6 +8,7 @@ import { BUILTIN_PACKS, CATALOG_ONLY, type PackEnvironment } from './builtins';
 import type { AnyFlow, CatchInput, Duration, FlowBindings, HandlerDefinition, RetryInput } from './define';
 import { durationMs } from './duration';
 import { HandlerRegistry, type HandlerFunction } from './registry';
+import { importAtRunTime } from '../lib/import-at-run-time';
 
 /** A binding module read into what the binder checks and what the executor calls. */
 export interface LoadedBindings {
@@ -34,10 +35,10 @@ export async function loadBindingsModule(path: string): Promise<FlowBindings> {
   let module: { default?: unknown };
   try {
     if (/\.[cm]?tsx?$/.test(absolute)) {
-      const { tsImport } = await import('tsx/esm/api');
+      const { tsImport } = (await importAtRunTime('tsx/esm/api')) as typeof import('tsx/esm/api');
       module = (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as { default?: unknown };
     } else {
-      module = (await import(pathToFileURL(absolute).href)) as { default?: unknown };
+      module = (await importAtRunTime(pathToFileURL(absolute).href)) as { default?: unknown };
     }
   } catch (error) {
     throw new InputError(`cannot load the binding module ${path}: ${error instanceof Error ? error.message : String(error)}`);

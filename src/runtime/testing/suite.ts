@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import { checkExpectations } from './expect';
 import { runScenario, type RunScenarioOptions, type ScenarioTarget } from './run';
 import type { Scenario, ScenarioResult } from './types';

@@ -1,6 +1,5 @@
 import http, { type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
-import { performance } from 'node:perf_hooks';
 
 /** One HTTP exchange: the status when a response came, the error when something broke. */
 export interface PostResult {
