@@ -20,6 +20,8 @@ const WARM_TARGET_MS = 30;
 const LARGE_TARGET_MS = 3000;
 const WARM_RENDERS = 100;
 const CHROMIUM = '/usr/bin/chromium';
+/** The CLI as a user runs it (npm links it as `laneflow`), like mmdc for mermaid-cli. */
+const LAUNCHER = join(root, 'bin/laneflow');
 
 const renderBench: Bench = async () => {
   const laneflow = await importBundle();
@@ -32,9 +34,11 @@ const renderBench: Bench = async () => {
     const large = compileOrThrow(laneflow, largePath, readFileSync(largePath, 'utf8'));
 
     const firstEver = timeFirstRender(work);
-    const cold = medianSpawnMs(process.execPath, ['bin/laneflow.js', 'render', SEED_FLOW, '-o', join(work, 'seed.svg')], 10);
+    const snapshot = launcherUsesSnapshot();
+    const cold = medianSpawnMs(LAUNCHER, ['render', SEED_FLOW, '-o', join(work, 'seed.svg')], 10);
+    const coldPlain = medianSpawnMs(process.execPath, ['bin/laneflow.js', 'render', SEED_FLOW, '-o', join(work, 'seed.svg')], 10);
     const warm = await timeWarm(laneflow, seed);
-    const largeCold = medianSpawnMs(process.execPath, ['bin/laneflow.js', 'render', largePath, '-o', join(work, 'large.svg')], 3);
+    const largeCold = medianSpawnMs(LAUNCHER, ['render', largePath, '-o', join(work, 'large.svg')], 3);
     const largeStages = await timeStages(laneflow, large);
 
     const mermaid = mermaidPeer(work, seed, large);
@@ -57,10 +61,8 @@ const renderBench: Bench = async () => {
       },
       speedupRow('cold speed-up vs mermaid-cli', cold, mermaid.seedCold, mermaid.name),
       speedupRow('cold speed-up vs D2', cold, d2.seedCold, d2.name),
-      {
-        measure: '  first render on a machine (no V8 code cache for ELK yet)',
-        laneflow: show(firstEver),
-      },
+      { measure: '  without the start-up snapshot (node bin/laneflow.js)', laneflow: show(coldPlain) },
+      { measure: '  same, first render on a machine (no V8 code cache for ELK yet)', laneflow: show(firstEver) },
       {
         measure: `warm render ${SEED_FLOW} (library: layout + renderSvg, median of ${WARM_RENDERS})`,
         laneflow: ms(warm.median),
@@ -87,9 +89,10 @@ const renderBench: Bench = async () => {
       `Inputs: ${SEED_FLOW} (${seed.nodes.length} nodes, ${seed.edges.length} edges, ${seed.lanes.length} lanes); the generated flow is ` +
         `bench/generate-flow.ts with seed ${LARGE_FLOW.seed} (${large.nodes.length} nodes, ${large.edges.length} edges, ${large.loops.length} loops). ` +
         'Peers draw the same lanes (as subgraphs / containers), nodes, shapes, edges and labels; they have no handles or loop frames.',
-      'Cold times are wall time of a spawned process after one warm-up run (warm file cache, ELK code cache present); the first-render row ' +
-        'deletes node_modules/.cache/laneflow first. mermaid-cli runs `mmdc` with Debian chromium headless; D2 runs ' +
-        '`node --liftoff-only bench/peers/d2-render.mjs` with its ELK layout.',
+      'Cold times are wall time of a spawned process after one warm-up run (warm file cache). laneflow runs as a user runs it, through ' +
+        `bin/laneflow, which starts \`render\` from the CLI's V8 start-up snapshot (${snapshot ? 'found for this Node.js' : 'NOT found for this Node.js: these rows ran without it'}); ` +
+        'the rows without it run `node bin/laneflow.js`, with the V8 code cache of ELK, which the first-render row deletes first. ' +
+        'mermaid-cli runs `mmdc` with Debian chromium headless; D2 runs `node --liftoff-only bench/peers/d2-render.mjs` with its ELK layout.',
       `Warm D2 is the median of ${D2_WARM_RENDERS} renders in one process after its cold render.`,
     ];
     return { title: 'Swimlane rendering (issue 3)', rows, notes };
@@ -109,6 +112,12 @@ function compileOrThrow(laneflow: typeof Laneflow, path: string, text: string): 
   const checked = laneflow.checkSource(path, text);
   if (checked.flow === undefined) throw new Error(`${path} does not compile: ${checked.diagnostics[0]?.message ?? 'no flow'}`);
   return checked.flow;
+}
+
+/** Whether bin/laneflow starts `render` from the start-up snapshot here (its `sh -x` trace says). */
+function launcherUsesSnapshot(): boolean {
+  const traced = spawnSync('sh', ['-x', LAUNCHER, 'render', '--help'], { cwd: root, encoding: 'utf8' });
+  return traced.status === 0 && /^\+ exec \S+ --snapshot-blob /m.test(traced.stderr);
 }
 
 function timeFirstRender(work: string): Timing {

@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { buildSnapshot } from './snapshot.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -27,3 +28,11 @@ await build({
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+
+// The start-up snapshot only makes `render`, `check` and `fmt` start faster: without it the
+// launcher runs the bundle above, so a Node.js that cannot build one still gets a working CLI.
+try {
+  await buildSnapshot();
+} catch (error) {
+  process.stderr.write(`laneflow build: no start-up snapshot (the CLI works without it, starting slower): ${error instanceof Error ? error.message : String(error)}\n`);
+}

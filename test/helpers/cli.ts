@@ -7,10 +7,15 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Runs the built CLI (`npm test` builds it first) the way a user would. */
-export function laneflow(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): CliRun {
-  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, ...options.env };
-  const result = spawnSync(process.execPath, [`${repoRoot}bin/laneflow.js`, ...args], {
+/**
+ * Runs the built CLI (`npm test` builds it first) the way a user would: through the launcher,
+ * bin/laneflow, which starts `render`, `check` and `fmt` from the start-up snapshot.
+ */
+export function laneflow(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; launcher?: 'bin/laneflow' | 'bin/laneflow.js' } = {}): CliRun {
+  const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, NODE_OPTIONS: undefined, ...options.env };
+  const launcher = options.launcher ?? 'bin/laneflow';
+  const command = launcher === 'bin/laneflow' ? [`${repoRoot}bin/laneflow`] : [process.execPath, `${repoRoot}bin/laneflow.js`];
+  const result = spawnSync(command[0]!, [...command.slice(1), ...args], {
     cwd: options.cwd ?? repoRoot,
     env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
     encoding: 'utf8',

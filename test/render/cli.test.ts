@@ -1,24 +1,20 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { laneflow as run } from '../helpers/cli';
 
 const root = join(import.meta.dirname, '..', '..');
 
+// Through the launcher, as a user runs it: `render` starts from the start-up snapshot.
 function laneflow(...args: string[]) {
-  const result = spawnSync(process.execPath, [join(root, 'bin/laneflow.js'), ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const result = run(args, { env: { NO_COLOR: '1' } });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 function scratchFolder(): string {
   return mkdtempSync(join(tmpdir(), 'laneflow-render-'));
 }
-
-beforeAll(() => {
-  const build = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { encoding: 'utf8' });
-  expect(build.status, build.stderr).toBe(0);
-}, 60_000);
 
 describe('laneflow render', () => {
   it('renders a folder of flows into an output folder, as SVG and PNG', () => {
