@@ -4,21 +4,15 @@
 // does for `render`, `check` and `fmt`) begins with the CLI, the parser, svgdom and ELK already
 // loaded and warmed by a render of a sample flow (src/cli/snapshot.ts): a cold render takes
 // about 160 ms instead of 250 ms. A snapshot only loads in the very Node.js binary that built
-// it, with the same V8 flags, so the blob is named after the binary (inode, size, modification
-// time), which the launcher can check without starting Node.js.
+// it, with the same V8 flags, so dist/snapshot/node names that binary, which the launcher
+// compares with the `node` it would run (same file, not newer than the blob) before using it.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-
-/** The blob's name for a Node.js binary; bin/laneflow computes the same with `stat -L -c %i-%s-%Y`. */
-export function snapshotName(executable) {
-  const stat = statSync(executable);
-  return `${stat.ino}-${stat.size}-${Math.floor(stat.mtimeMs / 1000)}.blob`;
-}
 
 // Node.js says so of the built-in modules it has not verified in snapshots. commander loads
 // child_process for executable subcommands, which laneflow does not have, and the deleted
@@ -54,7 +48,7 @@ const requireExternals = {
   },
 };
 
-/** Bundles src/cli/snapshot.ts into dist/snapshot.cjs and builds dist/snapshot/<binary>.blob from it. */
+/** Bundles src/cli/snapshot.ts into dist/snapshot.cjs and builds dist/snapshot/laneflow.blob from it. */
 export async function buildSnapshot() {
   await build({
     absWorkingDir: root,
@@ -83,7 +77,7 @@ export async function buildSnapshot() {
   writeFileSync(join(root, 'dist', 'import.cjs'), '// The start-up snapshot imports ECMAScript modules through this file: see scripts/snapshot.mjs.\nmodule.exports = (specifier) => import(specifier);\n');
   const folder = join(root, 'dist', 'snapshot');
   mkdirSync(folder, { recursive: true });
-  const blob = join(folder, snapshotName(process.execPath));
+  const blob = join(folder, 'laneflow.blob');
   const temporary = `${blob}.${process.pid}.tmp`;
   try {
     const made = spawnSync(process.execPath, ['--snapshot-blob', temporary, '--build-snapshot', join(root, 'dist', 'snapshot.cjs')], { cwd: root, encoding: 'utf8' });
@@ -94,6 +88,7 @@ export async function buildSnapshot() {
     const tried = spawnSync(process.execPath, ['--snapshot-blob', temporary, join(root, 'bin', 'laneflow.js'), '--version'], { encoding: 'utf8' });
     if (tried.status !== 0) throw new Error(`the snapshot does not start (exit ${tried.status ?? tried.signal}): ${tried.stderr}`);
     renameSync(temporary, blob);
+    writeFileSync(join(folder, 'node'), `${process.execPath}\n`);
   } finally {
     rmSync(temporary, { force: true });
   }

@@ -3,7 +3,7 @@
 // from the build leaking into a run: these tests compare every output of the snapshot with the
 // plain CLI (`node bin/laneflow.js`), byte for byte, and check that the launcher really uses it.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,15 +14,24 @@ const flows = readdirSync(join(repoRoot, 'flows'))
   .filter((name) => name.endsWith('.flow'))
   .map((name) => `flows/${name}`);
 
-/** Runs the launcher under `sh -x`, whose trace shows the command it finally executes. */
-function launcherCommand(args: string[], env: Record<string, string> = {}): string {
-  const traced = spawnSync('sh', ['-x', join(repoRoot, 'bin/laneflow'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, NODE_OPTIONS: '', ...env },
-  });
-  expect(traced.status, traced.stderr).toBe(0);
-  return traced.stderr.split('\n').filter((line) => line.startsWith('+ exec ')).join('\n');
+/** Runs a launcher under `sh -x`, whose trace shows the command it finally executes. */
+function launcherCommand(launcher: string, args: string[], env: Record<string, string> = {}): { exec: string; stderr: string } {
+  const traced = spawnSync('sh', ['-x', launcher, ...args], { cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '', LANEFLOW_NO_SNAPSHOT: '', ...env } });
+  const lines = traced.stderr.split('\n');
+  return { exec: lines.filter((line) => line.startsWith('+ exec ')).join('\n'), stderr: lines.filter((line) => !line.startsWith('+')).join('\n') };
+}
+
+/** A copy of the launcher beside a stand-in dist/snapshot/, to see what it chooses. */
+function fakeInstall(builder: string): { launcher: string; blob: string } {
+  const folder = scratch();
+  mkdirSync(join(folder, 'bin'));
+  mkdirSync(join(folder, 'dist', 'snapshot'), { recursive: true });
+  copyFileSync(join(repoRoot, 'bin/laneflow'), join(folder, 'bin/laneflow'));
+  writeFileSync(join(folder, 'bin/laneflow.js'), '// a stand-in for the CLI, which does nothing\n');
+  const blob = join(folder, 'dist/snapshot/laneflow.blob');
+  writeFileSync(blob, 'a stand-in: the launcher only checks that it is there and how old it is');
+  writeFileSync(join(folder, 'dist/snapshot/node'), `${builder}\n`);
+  return { launcher: join(folder, 'bin/laneflow'), blob };
 }
 
 function bothWays(args: string[], env: Record<string, string | undefined> = {}): { snapshot: CliRun; plain: CliRun } {
@@ -39,15 +48,32 @@ function scratch(): string {
 describe('the start-up snapshot', () => {
   it('is built for this Node.js, and the launcher starts render, check and fmt from it', () => {
     for (const command of ['render', 'check', 'fmt']) {
-      expect(launcherCommand([command, '--help'])).toMatch(/^\+ exec \S+ --snapshot-blob \S+\/dist\/snapshot\/\d+-\d+-\d+\.blob \S+\/bin\/laneflow\.js /);
+      expect(launcherCommand(join(repoRoot, 'bin/laneflow'), [command, '--help']).exec).toMatch(/^\+ exec \S+ --snapshot-blob \S+\/dist\/snapshot\/laneflow\.blob \S+\/bin\/laneflow\.js /);
     }
+    expect(readFileSync(join(repoRoot, 'dist/snapshot/node'), 'utf8')).toBe(`${process.execPath}\n`);
   });
 
-  it('is left out for the other commands, and when NODE_OPTIONS carries V8 flags it was not built with', () => {
-    expect(launcherCommand(['inspect', '--help'])).not.toContain('--snapshot-blob');
-    const withFlags = launcherCommand(['render', '--help'], { NODE_OPTIONS: '--max-old-space-size=300' });
-    expect(withFlags).not.toContain('--snapshot-blob');
-    expect(withFlags).toMatch(/^\+ exec node \S+\/bin\/laneflow\.js render --help$/);
+  it('is used only with the Node.js binary that built it, unchanged since, without NODE_OPTIONS, and only for render, check and fmt', () => {
+    const plain = /^\+ exec node \S+\/bin\/laneflow\.js /;
+    const node = spawnSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
+    const matching = fakeInstall(node);
+    expect(launcherCommand(matching.launcher, ['render', '--help']).exec).toContain(`--snapshot-blob ${matching.blob.replace('/dist/', '/bin/../dist/')} `);
+    expect(launcherCommand(matching.launcher, ['inspect', '--help']).exec).toMatch(plain);
+    expect(launcherCommand(matching.launcher, ['render', '--help'], { NODE_OPTIONS: '--max-old-space-size=300' }).exec).toMatch(plain);
+    expect(launcherCommand(matching.launcher, ['render', '--help'], { LANEFLOW_NO_SNAPSHOT: '1' }).exec).toMatch(plain);
+    // Built by another binary, or before this one was replaced in place.
+    expect(launcherCommand(fakeInstall('/bin/sh').launcher, ['render', '--help']).exec).toMatch(plain);
+    const stale = fakeInstall(node);
+    utimesSync(stale.blob, new Date('2000-01-01'), new Date('2000-01-01'));
+    expect(launcherCommand(stale.launcher, ['render', '--help']).exec).toMatch(plain);
+    const none = fakeInstall(node);
+    rmSync(join(none.blob, '..'), { recursive: true });
+    const missing = launcherCommand(none.launcher, ['render', '--help']);
+    expect(missing.exec).toMatch(plain);
+    expect(missing.stderr.trim()).toBe('');
+  });
+
+  it('is not needed: with NODE_OPTIONS set the launcher renders the same through bin/laneflow.js', () => {
     const rendered = laneflow(['render', 'flows/plan-upgrade.flow', '-o', '-'], { env: { NODE_OPTIONS: '--max-old-space-size=300' } });
     expect(rendered.status, rendered.stderr).toBe(0);
     expect(rendered.stdout).toBe(laneflow(['render', 'flows/plan-upgrade.flow', '-o', '-'], { launcher: 'bin/laneflow.js' }).stdout);
@@ -87,6 +113,9 @@ describe('the start-up snapshot', () => {
     expect(covered.snapshot.stdout).toContain('data-highlight="taken"');
     expect(covered.snapshot.stdout).not.toContain('data-highlight="missed"');
     expect(covered.snapshot).toEqual(covered.plain);
+    // Started by a relative path, as `bin/laneflow` from the repository: binding modules still load.
+    const relative = spawnSync('bin/laneflow', ['render', 'flows/webhook-integration.flow', '--coverage', '-o', '-'], { cwd: repoRoot, encoding: 'utf8' });
+    expect(relative.stdout).toBe(covered.plain.stdout);
     const missing = bothWays(['render', 'no-such.flow']);
     expect(missing.snapshot.status).toBe(2);
     expect(hasStackTrace(missing.snapshot.stderr)).toBe(false);
