@@ -10,7 +10,7 @@ import type * as Laneflow from '../src/index';
 import type { CompiledFlow, FlowNode } from '../src/compiler/types';
 import { generateGraph, toFlowSource } from './generate-flow';
 import type { Bench, BenchRow } from './table';
-import { importBundle, median, ms, packageVersion, root } from './measure';
+import { failure, importBundle, LAUNCHER, launcherUsesSnapshot, median, medianSpawnMs, ms, packageVersion, root, spawnMs, type Timing } from './measure';
 
 const SEED_FLOW = 'flows/webhook-integration.flow';
 const LARGE_FLOW = { lanes: 10, nodes: 500, edges: 600, seed: 20_261_123 };
@@ -20,8 +20,6 @@ const WARM_TARGET_MS = 30;
 const LARGE_TARGET_MS = 3000;
 const WARM_RENDERS = 100;
 const CHROMIUM = '/usr/bin/chromium';
-/** The CLI as a user runs it (npm links it as `laneflow`), like mmdc for mermaid-cli. */
-const LAUNCHER = join(root, 'bin/laneflow');
 
 const renderBench: Bench = async () => {
   const laneflow = await importBundle();
@@ -34,7 +32,7 @@ const renderBench: Bench = async () => {
     const large = compileOrThrow(laneflow, largePath, readFileSync(largePath, 'utf8'));
 
     const firstEver = timeFirstRender(work);
-    const snapshot = launcherUsesSnapshot();
+    const snapshot = launcherUsesSnapshot('render');
     const cold = medianSpawnMs(LAUNCHER, ['render', SEED_FLOW, '-o', join(work, 'seed.svg')], 10);
     const coldPlain = medianSpawnMs(process.execPath, ['bin/laneflow.js', 'render', SEED_FLOW, '-o', join(work, 'seed.svg')], 10);
     const warm = await timeWarm(laneflow, seed);
@@ -103,7 +101,6 @@ const renderBench: Bench = async () => {
 
 export default renderBench;
 
-type Timing = { ok: true; ms: number } | { ok: false; failure: string };
 
 const D2_WARM_RENDERS = 20;
 
@@ -112,12 +109,6 @@ function compileOrThrow(laneflow: typeof Laneflow, path: string, text: string): 
   const checked = laneflow.checkSource(path, text);
   if (checked.flow === undefined) throw new Error(`${path} does not compile: ${checked.diagnostics[0]?.message ?? 'no flow'}`);
   return checked.flow;
-}
-
-/** Whether bin/laneflow starts `render` from the start-up snapshot here (its `sh -x` trace says). */
-function launcherUsesSnapshot(): boolean {
-  const traced = spawnSync('sh', ['-x', LAUNCHER, 'render', '--help'], { cwd: root, encoding: 'utf8' });
-  return traced.status === 0 && /^\+ exec \S+ --snapshot-blob /m.test(traced.stderr);
 }
 
 function timeFirstRender(work: string): Timing {
@@ -258,30 +249,6 @@ function speedupRow(measure: string, ours: Timing, theirs: Timing, peer: string)
   const speedup = theirs.ms / ours.ms;
   return { measure, laneflow: `${speedup.toFixed(1)}x`, peer, peerValue: '1x', target: `>= ${SPEEDUP_TARGET}x`, met: speedup >= SPEEDUP_TARGET };
 }
-
-function spawnMs(command: string, args: string[], env: Record<string, string> = {}): Timing {
-  const start = performance.now();
-  const result = spawnSync(command, args, { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env } });
-  const elapsed = performance.now() - start;
-  return result.status === 0 ? { ok: true, ms: elapsed } : { ok: false, failure: failure(result.status, result.stderr || result.stdout || String(result.error)) };
-}
-
-/** Median wall time of a spawned command, after one warm-up run. */
-function medianSpawnMs(command: string, args: string[], runs: number, env: Record<string, string> = {}): Timing {
-  const times: number[] = [];
-  for (let run = 0; run <= runs; run++) {
-    const timing = spawnMs(command, args, env);
-    if (!timing.ok) return timing;
-    if (run > 0) times.push(timing.ms);
-  }
-  return { ok: true, ms: median(times) };
-}
-
-function failure(status: number | null, output: string): string {
-  return `unavailable: exit ${status}: ${output.trim().split('\n')[0] ?? ''}`;
-}
-
-
 
 function show(timing: Timing | undefined): string {
   if (timing === undefined) return '';
