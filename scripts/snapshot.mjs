@@ -3,7 +3,7 @@
 // A process started from it (`node --snapshot-blob <blob> bin/laneflow.js …`, which bin/laneflow
 // does for `render`, `check` and `fmt`) begins with the CLI, the parser, svgdom and ELK already
 // loaded and warmed by a render of a sample flow (src/cli/snapshot.ts): a cold render takes
-// about 160 ms instead of 250 ms. A snapshot only loads in the very Node.js binary that built
+// about 170 ms instead of 260 ms. A snapshot only loads in the very Node.js binary that built
 // it, with the same V8 flags, so dist/snapshot/node names that binary, which the launcher
 // compares with the `node` it would run (same file, not newer than the blob) before using it.
 import { build } from 'esbuild';

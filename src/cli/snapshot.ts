@@ -16,20 +16,19 @@ async function warmUp(): Promise<void> {
   const checked = checkSource('sample.flow', SNAPSHOT_SAMPLE);
   if (checked.flow === undefined) throw new Error(`the snapshot's sample flow has errors: ${checked.diagnostics.map((d) => d.message).join('; ')}`);
   format(checked.ast);
-  // Twice, so the second pass runs the code the first one compiled and warmed.
+  // In both themes, and once more: the later passes run the code the first one compiled.
   for (const theme of ['light', 'dark', 'light'] as const) await renderSvg(await layout(checked.flow), { theme });
 }
 
 if (!startupSnapshot.isBuildingSnapshot()) throw new Error('dist/snapshot.cjs builds the start-up snapshot: run it with node --build-snapshot');
 
-provideElk(ELK as unknown as new () => never);
+provideElk(ELK);
 startupSnapshot.setDeserializeMainFunction(() => {
   // argv[1] is the launcher's bin/laneflow.js, as given: Node.js makes a script's path absolute,
   // and the modules that resolve files from their own place need it so.
   if (process.argv[1] !== undefined) process.argv[1] = resolve(process.argv[1]);
-  main(process.argv).catch((error: unknown) => {
-    throw error;
-  });
+  // As bin/laneflow.js does, a failure that is not the user's (a bug) is left to Node.js to report.
+  void main(process.argv);
 });
 // A failed warm-up is an unhandled rejection: the build stops with it and writes no snapshot.
 void warmUp();
