@@ -1,4 +1,5 @@
 import type { Machine } from '../compiler/types';
+import { canonicalJson } from '../lib/hash';
 import { begin, transition } from './core';
 import type { ErrorInfo, HandlerOutcome, Json, JournalEntry, JsonObject, RuntimeEvent, Snapshot, Transition } from './types';
 
@@ -184,11 +185,5 @@ function isObject(value: Json | undefined): value is JsonObject {
 
 /** JSON with object keys sorted, so that equal values read alike whatever order their keys were written in. */
 function canonical(value: Json | undefined): string {
-  if (value === undefined) return 'undefined';
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  if (isObject(value)) {
-    const keys = Object.keys(value).filter((key) => value[key] !== undefined).sort();
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
+  return value === undefined ? 'undefined' : canonicalJson(value);
 }

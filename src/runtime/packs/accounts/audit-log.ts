@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
+import { canonicalJson } from '../../../lib/hash';
 import type { JsonObject } from '../../types';
 import type { AuditEntry, AuditVerification, NewAuditEntry } from './types';
 
@@ -83,14 +84,3 @@ function entryFromRow(row: AuditRow): AuditEntry {
   };
 }
 
-/** JSON with object keys sorted, so equal details hash equally whatever order they were built in. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, item]) => item !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, item]) => `${JSON.stringify(key)}:${canonicalJson(item)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
