@@ -3,9 +3,9 @@
 // then two finish the work together. Every charge and every email happens once per key.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/runtime/engine';
-import { killWorkers, spawnWorker, type WorkerProcess } from '../helpers/worker';
+import { completedCount, killWorkers, query, spawnWorker, type WorkerProcess } from '../helpers/worker';
 import { type SmtpSink, startSmtpSink } from '../packs/billing/helpers';
-import { BINDINGS, billingEnv, Database, dueSubscriptions, freshDb, gatewayCharges, recoveryFlow, SECONDS_SCHEDULE } from './payment-failure-recovery.helpers';
+import { BINDINGS, billingEnv, dueSubscriptions, freshDb, gatewayCharges, recoveryFlow, SECONDS_SCHEDULE } from './payment-failure-recovery.helpers';
 
 let sink: SmtpSink;
 beforeAll(async () => {
@@ -26,17 +26,6 @@ function worker(db: string): WorkerProcess {
   });
 }
 
-function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path, { readonly: true });
-  db.pragma('busy_timeout = 10000');
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-const completed = (db: string) => query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM instances WHERE status = 'completed'")[0]!.n;
 
 /** The charges each card's story makes after the setup, as node visits. */
 const STORIES: Record<string, string[]> = {
@@ -69,14 +58,14 @@ describe('payment-failure-recovery.flow in worker processes', () => {
       child.kill('SIGKILL');
       await child.exited;
       kills++;
-      const done = completed(path);
+      const done = completedCount(path);
       if (done > 0 && done < ids.length) killedMidRun++;
     }
     expect(killedMidRun).toBeGreaterThan(0);
 
     const finishers = [worker(path), worker(path)];
     const deadline = Date.now() + 60_000;
-    while (completed(path) < ids.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+    while (completedCount(path) < ids.length && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
     await Promise.all(finishers.map((finisher) => finisher.ready));
     for (const finisher of finishers) finisher.kill('SIGTERM');
     expect(await Promise.all(finishers.map((finisher) => finisher.exited))).toEqual([0, 0]);

@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import type BetterSqlite3 from 'better-sqlite3';
 import { repoRoot } from './cases';
 
 /** A `laneflow worker` process of the built CLI, as the process tests drive it. */
@@ -9,6 +11,8 @@ export interface WorkerProcess {
   kill(signal: NodeJS.Signals): void;
   log(): string;
 }
+
+const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 
 const running = new Set<ChildProcess>();
 
@@ -38,4 +42,20 @@ export function spawnWorker(db: string, args: readonly string[] = [], env: NodeJ
 /** Kills every worker a test left running. */
 export function killWorkers(): void {
   for (const child of running) child.kill('SIGKILL');
+}
+
+/** Rows from a worker's database, read on a connection of its own while the workers write. */
+export function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
+  const db = new Database(path, { readonly: true });
+  db.pragma('busy_timeout = 10000');
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** How many instances in the database have completed. */
+export function completedCount(db: string): number {
+  return query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM instances WHERE status = 'completed'")[0]!.n;
 }

@@ -1,16 +1,13 @@
 // Real worker processes (`node bin/laneflow.js worker`) on real SQLite files: killed with
 // SIGKILL mid-run, two at once on one database, stopped and restarted around a timer.
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import type BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSource } from '../../src/index';
 import { Engine } from '../../src/runtime/engine';
 import { repoRoot } from '../helpers/cases';
 import { laneflow } from '../helpers/cli';
-import { killWorkers, spawnWorker, type WorkerProcess } from '../helpers/worker';
+import { completedCount, killWorkers, query, spawnWorker, type WorkerProcess } from '../helpers/worker';
 
-const Database = createRequire(import.meta.url)('better-sqlite3') as typeof BetterSqlite3;
 const folder = `${repoRoot}test/artifacts/processes/`;
 const fixtures = `${repoRoot}test/runtime/fixtures/`;
 
@@ -46,17 +43,6 @@ function worker(db: string, gateway: string, args: string[] = [], env: Record<st
   return spawnWorker(db, args, { LANEFLOW_TEST_GATEWAY: gateway, ...env });
 }
 
-function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
-  const db = new Database(path, { readonly: true });
-  db.pragma('busy_timeout = 10000');
-  try {
-    return db.prepare(sql).all(...params) as T[];
-  } finally {
-    db.close();
-  }
-}
-
-const completedCount = (db: string) => query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM instances WHERE status = 'completed'")[0]!.n;
 
 async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
