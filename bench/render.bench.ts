@@ -101,7 +101,6 @@ const renderBench: Bench = async () => {
 
 export default renderBench;
 
-
 const D2_WARM_RENDERS = 20;
 
 

@@ -13,9 +13,8 @@ export interface CliRun {
  */
 export function laneflow(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; launcher?: 'bin/laneflow' | 'bin/laneflow.js' } = {}): CliRun {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, NODE_OPTIONS: undefined, ...options.env };
-  const launcher = options.launcher ?? 'bin/laneflow';
-  const command = launcher === 'bin/laneflow' ? [`${repoRoot}bin/laneflow`] : [process.execPath, `${repoRoot}bin/laneflow.js`];
-  const result = spawnSync(command[0]!, [...command.slice(1), ...args], {
+  const [command, ...prefix] = (options.launcher ?? 'bin/laneflow') === 'bin/laneflow' ? [`${repoRoot}bin/laneflow`] : [process.execPath, `${repoRoot}bin/laneflow.js`];
+  const result = spawnSync(command!, [...prefix, ...args], {
     cwd: options.cwd ?? repoRoot,
     env: Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
     encoding: 'utf8',
