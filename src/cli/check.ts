@@ -79,7 +79,7 @@ export function runFmt(paths: string[], options: FmtOptions): number {
     output.err(`${blocked.length} file${blocked.length === 1 ? '' : 's'} not formatted because of errors\n`);
     return EXIT_PROBLEMS;
   }
-  if (options.check === true && unformatted === 0) output.out(`${files.length} file${files.length === 1 ? '' : 's'} formatted\n`);
+  if (options.check === true && unformatted === 0) output.out(files.length === 1 ? '1 file already formatted\n' : `all ${files.length} files are formatted\n`);
   return unformatted > 0 ? EXIT_PROBLEMS : 0;
 }
 
