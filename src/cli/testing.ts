@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FlowPath, PathsResult } from '../compiler/paths';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
@@ -71,6 +71,7 @@ interface PreparedFlow {
 
 export async function runTest(paths: string[], options: TestCommandOptions): Promise<number> {
   const started = performance.now();
+  if (options.output !== undefined) refuseMissingFolder(options.output);
   const { runScenarios } = await import('../runtime/testing/suite');
   const { coverageOf } = await import('../runtime/testing/coverage');
   const reporters = await import('./test-reporters');
@@ -361,6 +362,20 @@ function filesUnder(folder: string): string[] {
     if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name.startsWith('.') ? [] : filesUnder(path);
     return entry.isFile() && (entry.name.endsWith('.flow') || entry.name.endsWith(SCENARIO_SUFFIX)) ? [path] : [];
   });
+}
+
+/** A mistyped `-o` folder is refused before anything runs, rather than created or found missing at the end. */
+function refuseMissingFolder(file: string): void {
+  const folder = dirname(file);
+  if (!isFolder(folder)) throw new InputError(`there is no folder ${folder} to write ${file} in`);
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function emit(text: string, file: string | undefined): void {

@@ -1,4 +1,6 @@
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cases';
@@ -134,6 +136,13 @@ describe('laneflow test', () => {
     );
     // Multi-line messages are escaped onto one line.
     expect(errors[0]).toContain('%0A    expected path: n1 → n2');
+  });
+
+  it('refuses an output file in a folder that does not exist, creating nothing', () => {
+    const run = laneflow(['test', `${fixtures}/refund.flow`, '--reporter', 'junit', '-o', `${artifacts}/no-such-folder/j.xml`]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toBe(`laneflow: there is no folder ${artifacts}/no-such-folder to write ${artifacts}/no-such-folder/j.xml in\n`);
+    expect(existsSync(`${repoRoot}${artifacts}/no-such-folder`)).toBe(false);
   });
 
   it('reports scenario file mistakes with their line and exits 1', () => {
