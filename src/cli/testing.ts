@@ -35,7 +35,7 @@ export function registerTestingCommands(program: Command): void {
   program
     .command('test')
     .description('run the scenarios of .flow files (<name>.scenarios.yaml beside each) on the engine with a virtual clock')
-    .argument('[paths...]', '.flow files, .scenarios.yaml files or folders to search for both', ['.'])
+    .argument('[paths...]', '.flow files, .scenarios.yaml files or folders to search for both (default: flows/ when there is one, else the current folder)')
     .option('--coverage', 'print node, edge and branch coverage per flow and list every uncovered edge')
     .option('--min-coverage <pct>', 'fail when a flow\'s edge coverage is below this percentage', percentage)
     .addOption(new Option('--reporter <name>', 'default (readable), junit (JUnit XML) or github (readable, plus GitHub Actions annotations)').choices(['default', 'junit', 'github']).default('default'))
@@ -72,6 +72,7 @@ interface PreparedFlow {
 export async function runTest(paths: string[], options: TestCommandOptions): Promise<number> {
   const started = performance.now();
   if (options.output !== undefined) refuseMissingFolder(options.output);
+  if (paths.length === 0) paths = [isFolder('flows') ? 'flows' : '.'];
   const { runScenarios } = await import('../runtime/testing/suite');
   const { coverageOf } = await import('../runtime/testing/coverage');
   const reporters = await import('./test-reporters');
@@ -208,7 +209,7 @@ async function prepare(flowPath: string, scenarioPath: string | undefined): Prom
   const problem = (message: string, at: ScenarioProblem['at'] = { path: flowPath, line: 1, column: 1 }) => report.problems.push({ message, at });
   let checked;
   try {
-    [checked] = checkFiles([flowPath]);
+    [checked] = checkFiles([flowPath], { purpose: 'run' });
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     problem(error.message, scenarioPath === undefined ? undefined : { path: scenarioPath, line: 1, column: 1 });

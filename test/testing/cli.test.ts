@@ -145,6 +145,25 @@ describe('laneflow test', () => {
     expect(existsSync(`${repoRoot}${artifacts}/no-such-folder`)).toBe(false);
   });
 
+  it('tests flows/ when run with no argument and there is one, else the current folder', () => {
+    const root = mkdtempSync(join(tmpdir(), 'laneflow-test-default-'));
+    const flow = 'A { # Lane A\n  n1: circle label:"Start"\n  n2: rectangle label:"Work"\n  n3: circle label:"End"\n\n  n1.handle(right) -> n2.handle(left)\n  n2.handle(right) -> n3.handle(left)\n}\n';
+    mkdirSync(join(root, 'flows'));
+    writeFileSync(join(root, 'flows/work.flow'), flow);
+    writeFileSync(join(root, 'flows/work.scenarios.yaml'), 'scenarios:\n  - name: it works\n    expect: { end: End }\n');
+    // A fixture elsewhere in the repository whose scenario fails: the default run must not reach it.
+    mkdirSync(join(root, 'fixtures'));
+    writeFileSync(join(root, 'fixtures/broken.flow'), flow);
+    writeFileSync(join(root, 'fixtures/broken.scenarios.yaml'), 'scenarios:\n  - name: fails\n    expect: { status: failed }\n');
+    const run = laneflow(['test'], { cwd: root });
+    expect(run.stdout).toContain(' flows/work.flow  1 scenario');
+    expect(run.stdout).not.toContain('broken');
+    expect(run.stdout).toContain('1 total; 1 flow in');
+    const inFixtures = laneflow(['test'], { cwd: join(root, 'fixtures') });
+    expect(inFixtures.stdout).toContain(' broken.flow  1 scenario');
+    expect(inFixtures.stdout).toContain('1 total; 1 flow in');
+  });
+
   it('reports scenario file mistakes with their line and exits 1', () => {
     const folder = refundCopy('mistakes', 'scenarios:\n  - name: typo\n    outcomes:\n      Ask a manger: run\n');
     const run = laneflow(['test', folder]);
