@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { FlowPath, PathsResult } from '../compiler/paths';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
@@ -240,7 +240,7 @@ async function prepare(flowPath: string, scenarioPath: string | undefined): Prom
       item.bindingsPath = bindingsPath;
     } catch (error) {
       if (!(error instanceof InputError)) throw error;
-      problem(error.message, { path: bindingsPath, line: 1, column: 1 });
+      report.problems.push(...bindingsLoadProblems(bindingsPath, error.message));
       item.scenarios = [];
       return item;
     }
@@ -250,6 +250,20 @@ async function prepare(flowPath: string, scenarioPath: string | undefined): Prom
   const { machine } = bind(flow, spec, registry.catalog(), { allowUnbound: true });
   if (machine !== undefined) item.machine = machine;
   return item;
+}
+
+/**
+ * A binding module that does not compile, at each error's own line and column: the loader's
+ * message carries esbuild's `file:line:column: ERROR: text` lines. Any other load failure has
+ * no place in the file, so it is given at the module's first line.
+ */
+function bindingsLoadProblems(bindingsPath: string, message: string): ScenarioProblem[] {
+  const compileErrors = message.split('\n').flatMap((line) => {
+    const match = /^(.+):(\d+):(\d+): ERROR: (.+)$/.exec(line);
+    if (match === null || resolve(match[1]!) !== resolve(bindingsPath)) return [];
+    return [{ message: `the binding module does not compile: ${match[4]!}`, at: { path: bindingsPath, line: Number(match[2]), column: Number(match[3]) + 1 } }];
+  });
+  return compileErrors.length > 0 ? compileErrors : [{ message, at: { path: bindingsPath, line: 1, column: 1 } }];
 }
 
 /** Appends skeleton scenarios for paths that take uncovered edges to each flow's scenario file. */

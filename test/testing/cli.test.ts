@@ -164,6 +164,17 @@ describe('laneflow test', () => {
     expect(inFixtures.stdout).toContain('1 total; 1 flow in');
   });
 
+  it('points a binding module\'s syntax error at its own line and column, once', () => {
+    const folder = refundCopy('bindings-syntax', 'scenarios:\n  - name: small refund\n    input: { order: ord_1, amountCents: 2500, ageDays: 3 }\n');
+    writeFileSync(`${repoRoot}${folder}/refund.bindings.ts`, 'export default {\n  nodes: {\n    n2: (ctx) => {,\n  },\n};\n');
+    const run = laneflow(['test', folder]);
+    expect(run.status).toBe(1);
+    const problems = run.stdout.split('\n').filter((line) => line.startsWith('  ✗'));
+    // esbuild counts columns from 0; the comma is the 19th character of line 3.
+    expect(problems).toEqual([`  ✗ ${folder}/refund.bindings.ts:3:19: the binding module does not compile: Unexpected ","`]);
+    expect(run.stdout).not.toContain('refund.bindings.ts:1:1');
+  });
+
   it('reports scenario file mistakes with their line and exits 1', () => {
     const folder = refundCopy('mistakes', 'scenarios:\n  - name: typo\n    outcomes:\n      Ask a manger: run\n');
     const run = laneflow(['test', folder]);
