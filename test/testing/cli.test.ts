@@ -165,8 +165,11 @@ describe('laneflow test', () => {
   });
 
   it('points a binding module\'s syntax error at its own line and column, once', () => {
-    const folder = refundCopy('bindings-syntax', 'scenarios:\n  - name: small refund\n    input: { order: ord_1, amountCents: 2500, ageDays: 3 }\n');
-    writeFileSync(`${repoRoot}${folder}/refund.bindings.ts`, 'export default {\n  nodes: {\n    n2: (ctx) => {,\n  },\n};\n');
+    // Outside the repository: a module that does not compile would break \`tsc -p .\`.
+    const folder = mkdtempSync(join(tmpdir(), 'laneflow-bindings-syntax-'));
+    copyFileSync(`${repoRoot}${fixtures}/refund.flow`, join(folder, 'refund.flow'));
+    writeFileSync(join(folder, 'refund.scenarios.yaml'), 'scenarios:\n  - name: small refund\n    input: { order: ord_1, amountCents: 2500, ageDays: 3 }\n');
+    writeFileSync(join(folder, 'refund.bindings.ts'), 'export default {\n  nodes: {\n    n2: (ctx) => {,\n  },\n};\n');
     const run = laneflow(['test', folder]);
     expect(run.status).toBe(1);
     const problems = run.stdout.split('\n').filter((line) => line.startsWith('  ✗'));
