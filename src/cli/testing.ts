@@ -229,7 +229,9 @@ async function prepare(flowPath: string, scenarioPath: string | undefined): Prom
     const header = readScenarioHeader(scenarioPath, text);
     bindingsOverride = header.bindingsPath;
     const contents = header.problems.length > 0 ? { scenarios: [], problems: header.problems } : readScenarios(scenarioPath, text, flow);
-    report.problems.push(...contents.problems);
+    // A scenario's own mistakes are reported as its failures; the flow's list keeps the rest.
+    const ownedByScenarios = new Set(contents.scenarios.flatMap((scenario) => scenario.problems ?? []));
+    report.problems.push(...contents.problems.filter((problem) => !ownedByScenarios.has(problem)));
     item.scenarios = contents.scenarios;
   }
   const { defaultBindingsPath, loadBindingsModule, readBindings } = await import('../runtime/bindings');

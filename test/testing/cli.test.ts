@@ -178,11 +178,24 @@ describe('laneflow test', () => {
     expect(run.stdout).not.toContain('refund.bindings.ts:1:1');
   });
 
+  it('fails, once and at its line, a scenario whose expectation cannot be read', () => {
+    const folder = refundCopy('bad-elapsed', 'scenarios:\n  - name: small refund\n    input: { order: ord_1, amountCents: 2500, ageDays: 3 }\n    expect:\n      elapsed: 8d 90s\n');
+    const run = laneflow(['test', folder]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).not.toContain('✓');
+    expect(run.stdout).toContain('  ✗ small refund');
+    const message = '`elapsed: 8d 90s` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write 691290s';
+    expect(run.stdout).toContain(`      scenario-file (${folder}/refund.scenarios.yaml:5:16): ${message}`);
+    expect(run.stdout.split(message).length - 1).toBe(1);
+    expect(run.stdout).toContain('Scenarios: 1 failed, 0 passed, 1 total');
+  });
+
   it('reports scenario file mistakes with their line and exits 1', () => {
     const folder = refundCopy('mistakes', 'scenarios:\n  - name: typo\n    outcomes:\n      Ask a manger: run\n');
     const run = laneflow(['test', folder]);
     expect(run.status).toBe(1);
-    expect(run.stdout).toContain(`✗ ${folder}/refund.scenarios.yaml:4:7: ${folder}/refund.flow has no node "Ask a manger" (did you mean \`Ask a manager\`?)`);
+    expect(run.stdout).toContain('  ✗ typo');
+    expect(run.stdout).toContain(`      scenario-file (${folder}/refund.scenarios.yaml:4:7): ${folder}/refund.flow has no node "Ask a manger" (did you mean \`Ask a manager\`?)`);
   });
 
   it('appends skeleton scenarios for the paths that take uncovered edges', () => {

@@ -132,6 +132,38 @@ describe('scenario runner', () => {
     ]);
   });
 
+  it('fails a scenario whose expectation cannot be read, at its line, instead of running it without', async () => {
+    const flow = fixtureFlow('refund');
+    const { scenarios, problems } = readScenarios(
+      'x.scenarios.yaml',
+      `scenarios:
+  - name: compound elapsed
+    input: { order: ord_1, amountCents: 2500, ageDays: 3 }
+    expect:
+      end: Done
+      elapsed: 8d 90s
+  - name: fine
+    input: { order: ord_1, amountCents: 2500, ageDays: 3 }
+`,
+      flow,
+    );
+    const message = '`elapsed: 8d 90s` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write 691290s';
+    expect(problems.map((p) => `${p.at.line}:${p.at.column} ${p.message}`)).toEqual([`6:16 ${message}`]);
+    const { runScenarios } = await import('../../src/runtime/testing/suite');
+    expect(scenarios.map((s) => s.problems?.length ?? 0)).toEqual([1, 0]);
+    const [bad] = await runScenarios({ flow }, scenarios.slice(0, 1));
+    expect(bad!.status).toBe('failed');
+    expect(bad!.trace).toBeUndefined();
+    expect(bad!.failures).toEqual([{ expectation: 'scenario-file', message, at: { path: 'x.scenarios.yaml', line: 6, column: 16 } }]);
+  });
+
+  it('names a signal\'s bad `after:` the same way', () => {
+    const { problems } = readScenarios('x.scenarios.yaml', `scenarios:\n  - name: s\n    signals:\n      - { name: go, after: 1h 30m }\n`, fixtureFlow('refund'));
+    expect(problems.map((p) => `${p.at.line}:${p.at.column} ${p.message}`)).toEqual([
+      '4:28 `after: 1h 30m` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write 90m',
+    ]);
+  });
+
   it('stops a scenario that goes round a cycle for ever', async () => {
     const flow = fixtureFlow('retry-loop');
     const { scenarios } = readScenarios('loop.scenarios.yaml', `scenarios:\n  - name: never works\n    outcomes:\n      Worked?: No\n`, flow);

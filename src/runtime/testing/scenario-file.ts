@@ -68,8 +68,11 @@ export function readScenarios(path: string, text: string, flow: CompiledFlow): S
       reader.problem(item as YamlNode, 'each scenario is a mapping with `name:`, `input:`, `outcomes:`, `signals:` and `expect:`');
       continue;
     }
+    const before = reader.problems.length;
     const scenario = reader.scenario(item, fileStart);
     if (scenario === undefined) continue;
+    // A mistake inside a scenario fails that scenario: run without what it failed to say, it could pass.
+    if (reader.problems.length > before) scenario.problems = reader.problems.slice(before);
     if (names.has(scenario.name)) reader.problem(item.get('name', true) as YamlNode, `two scenarios are named "${scenario.name}"; names must be unique in a file`);
     names.add(scenario.name);
     scenarios.push(scenario);
@@ -326,11 +329,8 @@ class YamlReader {
         continue;
       }
       const after = item.get('after', true) as YamlNode | undefined;
-      const ms = after === undefined ? 0 : durationMs(String(isScalar(after) ? after.value : ''));
-      if (ms === undefined) {
-        this.problem(after, '`after:` is the virtual time after the start when the signal arrives, such as 90m, 3d or 2w');
-        continue;
-      }
+      const ms = after === undefined ? 0 : this.duration(after, 'after', 'the virtual time after the start when the signal arrives, such as 90m, 3d or 2w');
+      if (ms === undefined) continue;
       const payload = item.get('payload', true) as YamlNode | undefined;
       const signal: ScheduledSignal = { name, afterMs: ms, payload: payload === undefined ? null : this.json(payload), at: this.location(item) };
       scenario.signals.push(signal);
@@ -411,9 +411,8 @@ class YamlReader {
     }
     const elapsed = get('elapsed');
     if (elapsed !== undefined) {
-      const ms = durationMs(String(isScalar(elapsed) ? elapsed.value : ''));
-      if (ms === undefined) this.problem(elapsed, '`elapsed:` is a duration such as 30d or 90m');
-      else expect.elapsedMs = ms;
+      const ms = this.duration(elapsed, 'elapsed', 'a duration such as 30d or 90m');
+      if (ms !== undefined) expect.elapsedMs = ms;
     }
     scenario.expect = expect;
     scenario.locations = locations;
@@ -452,6 +451,22 @@ class YamlReader {
     }
   }
 
+  /**
+   * A duration as the engine reads one (`ctx.sleep`, retry intervals): one number and one unit.
+   * A compound such as `8d 90s` is refused with its sum in one unit, rather than read some other way here.
+   */
+  private duration(node: YamlNode, key: string, what: string): number | undefined {
+    const text = String(isScalar(node) ? node.value : '');
+    const ms = durationMs(text);
+    if (ms !== undefined) return ms;
+    const parts = text.trim().split(/\s+/).map((part) => durationMs(part));
+    if (parts.length > 1 && parts.every((part) => part !== undefined)) {
+      const total = parts.reduce<number>((sum, part) => sum + part!, 0);
+      this.problem(node, `\`${key}: ${text}\` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write ${inOneUnit(total)}`);
+    } else this.problem(node, `\`${key}:\` is ${what}`);
+    return undefined;
+  }
+
   private nodeRef(node: YamlNode, accept: (node: FlowNode) => boolean, what: string): string | undefined {
     const value = isScalar(node) ? node.value : undefined;
     if (typeof value !== 'string' && typeof value !== 'number') {
@@ -478,6 +493,13 @@ class YamlReader {
     const { line, col } = this.lines.linePos(offset);
     return { path: this.path, line, column: col };
   }
+}
+
+/** 691290000 → `691290s`: the largest unit that divides the milliseconds evenly. */
+function inOneUnit(ms: number): string {
+  const units: [string, number][] = [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
 }
 
 /** `<<`: with merge keys on, the parser gives its key a symbol value rather than the text. */

@@ -93,6 +93,8 @@ export interface Scenario {
   /** Where the scenario is written, and where each of its expectations is. */
   at?: SourceLocation;
   locations: ExpectationLocations;
+  /** Mistakes written in the scenario itself: it fails with them and does not run. */
+  problems?: ScenarioProblem[];
 }
 
 /** One token's stay at a node. */
