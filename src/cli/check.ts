@@ -1,4 +1,5 @@
 import { checkSource, type CheckResult } from '../compiler/check-source';
+import type { CompileOptions } from '../compiler/compile';
 import { format } from '../parser/format';
 import { hasErrors } from '../lib/diagnostics';
 import { collectFlowFiles, InputError, readSource, writeFileAtomic } from '../lib/files';
@@ -10,10 +11,11 @@ export interface CheckedFile extends CheckResult {
   text: string;
 }
 
-export function checkFiles(paths: readonly string[]): CheckedFile[] {
+/** Reads and checks each file: for drawing unless `purpose: 'run'` (compile, run, types, test, check --strict). */
+export function checkFiles(paths: readonly string[], options: CompileOptions = {}): CheckedFile[] {
   return collectFlowFiles(paths).map((path) => {
     const { text } = readSource(path);
-    return { path, text, ...checkSource(path, text) };
+    return { path, text, ...checkSource(path, text, options) };
   });
 }
 
@@ -23,8 +25,8 @@ export function printDiagnostics(files: readonly CheckedFile[], write: (text: st
   }
 }
 
-export function runCheck(paths: string[], options: { format: 'text' | 'json' }): number {
-  const files = checkFiles(paths);
+export function runCheck(paths: string[], options: { format: 'text' | 'json'; strict?: boolean }): number {
+  const files = checkFiles(paths, { purpose: options.strict === true ? 'run' : 'draw' });
   const totals = countDiagnostics(files);
   if (options.format === 'json') {
     const report = {

@@ -20,7 +20,8 @@ export function buildProgram(): Command {
     .description('parse and validate .flow files, reporting every problem with its position')
     .argument('<paths...>', '.flow files or folders to search for them')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
-    .action((paths: string[], options: { format: 'text' | 'json' }) => {
+    .option('--strict', 'check for running: rules only running needs (FZ210 no start) are errors, as for compile and run')
+    .action((paths: string[], options: { format: 'text' | 'json'; strict?: boolean }) => {
       process.exitCode = runCheck(paths, options);
     });
 

@@ -136,7 +136,7 @@ interface InspectOptions {
 
 /** The flow in `file`, or undefined after printing its errors. */
 export function compiledFlow(file: string): CompiledFlow | undefined {
-  const [checked] = checkFiles([file]);
+  const [checked] = checkFiles([file], { purpose: 'run' });
   if (checked === undefined) throw new InputError(`${file} is not a .flow file`);
   if (checked.flow === undefined) {
     printDiagnostics([{ ...checked, diagnostics: checked.diagnostics.filter((d) => d.severity === 'error') }], output.err);

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { hasErrors, sortDiagnostics, type Diagnostic } from '../lib/diagnostics';
+import { hasErrors, sortDiagnostics, type Diagnostic, type DiagnosticCode } from '../lib/diagnostics';
 import type { FlowFile } from '../parser/types';
 import type { CompiledFlow, EdgeEndpoint, FlowEdge, FlowLoop, FlowNode, NodeKind, Shape } from './types';
 import { edgeLabel, lastAttribute, validate, type Analysis, type DeclaredNode, type ResolvedEnd } from './validate';
@@ -10,10 +10,30 @@ export interface CompileResult {
   diagnostics: Diagnostic[];
 }
 
+export interface CompileOptions {
+  /**
+   * What the flow is compiled for. `run` (the default) is what `compile`, `run`, `types` and
+   * `test` need: every rule of RUN_ONLY_CODES is an error. `draw` is what `check`, `render`,
+   * `fmt` and `serve` need: those rules are warnings, so a diagram FlowZap draws (an agent
+   * architecture with no circle at all) compiles, to be drawn but not run.
+   */
+  purpose?: 'draw' | 'run';
+}
+
+/**
+ * Rules that only running a flow needs, errors in DIAGNOSTIC_CODES: a flow with no start
+ * can be drawn but not started. A dead end (FZ305) or an unreachable node (FZ304) is not one
+ * of them: SEMANTICS.md says what each does at run time, so both stay warnings either way.
+ */
+export const RUN_ONLY_CODES: ReadonlySet<DiagnosticCode> = new Set<DiagnosticCode>(['FZ210']);
+
 /** Validates a parsed file and, when it has no errors, resolves it into a CompiledFlow. */
-export function compile(ast: FlowFile): CompileResult {
+export function compile(ast: FlowFile, options: CompileOptions = {}): CompileResult {
   const analysis = validate(ast);
-  const diagnostics = sortDiagnostics(analysis.diagnostics);
+  const drawing = options.purpose === 'draw';
+  const diagnostics = sortDiagnostics(
+    analysis.diagnostics.map((d) => (drawing && RUN_ONLY_CODES.has(d.code) ? { ...d, severity: 'warning' as const } : d)),
+  );
   if (hasErrors(diagnostics)) return { diagnostics };
   return { flow: build(ast.path, analysis), diagnostics };
 }

@@ -1,4 +1,4 @@
-export { compile, type CompileResult } from './compile';
+export { compile, RUN_ONLY_CODES, type CompileOptions, type CompileResult } from './compile';
 export { validate } from './validate';
 export type * from './types';
 export { SHAPES, SIDES } from './types';

@@ -16,6 +16,11 @@ const MIN_ROW_GAP = 36;
 const LANE_MARGIN = 30;
 const HEADER_PADDING = 12;
 const HEADER_TEXT_WIDTH = HEADER_WIDTH - 2 * HEADER_PADDING;
+/**
+ * A file with no lanes (empty, or only comments) is drawn as a blank canvas as high as an
+ * empty lane: a PNG cannot be 0 pixels high.
+ */
+const EMPTY_DIAGRAM_HEIGHT = 2 * LANE_MARGIN;
 
 /**
  * Lays a flow out as a swimlane diagram: ELK layers the nodes into columns, each lane becomes
@@ -100,7 +105,7 @@ function draw(
   const diagram = {
     title: flow.path.replace(/^.*[\\/]/, '').replace(/\.flow$/, ''),
     width: geometry.width,
-    height: geometry.height,
+    height: flow.lanes.length === 0 ? EMPTY_DIAGRAM_HEIGHT : geometry.height,
     lanes,
     nodes,
     edges,

@@ -44,12 +44,15 @@ describe('laneflow check', () => {
     expect(report.summary.errors).toBeGreaterThan(10);
   });
 
-  it('treats an empty file as a flow with no start', () => {
+  it('treats an empty file as a flow with no start: a warning, an error with --strict', () => {
     const dir = scratch();
     writeFileSync(join(dir, 'empty.flow'), '// nothing here yet\n');
     const run = laneflow(['check', join(dir, 'empty.flow')]);
-    expect(run.status).toBe(1);
-    expect(run.stdout).toContain('error FZ210: no start node: the file declares no nodes');
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain('warning FZ210: no start node: the file declares no nodes');
+    const strict = laneflow(['check', '--strict', join(dir, 'empty.flow')]);
+    expect(strict.status).toBe(1);
+    expect(strict.stdout).toContain('error FZ210: no start node: the file declares no nodes');
   });
 
   it.each([

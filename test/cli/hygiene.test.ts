@@ -54,7 +54,17 @@ describe.each(FILE_COMMANDS)('laneflow %s', (command, ...options) => {
   });
 
   // fmt only formats: an empty or comment-only file is valid syntax, printed back as it is.
-  if (command !== 'fmt') {
+  // check and render draw it, blank, with no start as a warning (issue 13); the commands
+  // that run a flow refuse it.
+  if (command === 'check' || command === 'render') {
+    it.each(['empty.flow', 'comments.flow'])('takes %s as a blank diagram, exit 0', (file) => {
+      const result = run(file);
+      expect(result.status).toBe(0);
+      if (command === 'check') expect(result.stdout).toContain('warning FZ210: no start node');
+      else expect(result.stdout).toMatch(/^<svg [^>]*height="60"/);
+      expect(hasStackTrace(result.stdout + result.stderr)).toBe(false);
+    });
+  } else if (command !== 'fmt') {
     it.each(['empty.flow', 'comments.flow'])('reports %s as a flow with no start, exit 1', (file) => {
       const result = run(file);
       expect(result.status).toBe(1);
