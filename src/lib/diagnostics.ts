@@ -56,6 +56,7 @@ export const DIAGNOSTIC_CODES = {
   FZ310: { severity: 'warning', summary: 'node ids out of the n1..nN convention' },
   FZ311: { severity: 'warning', summary: 'attribute given twice' },
   FZ312: { severity: 'warning', summary: 'loop repeats a node' },
+  FZ313: { severity: 'warning', summary: '`#` line outside a lane, read as a comment' },
   FZ401: { severity: 'error', summary: 'unbound step' },
   FZ402: { severity: 'error', summary: 'unbound decision' },
   FZ403: { severity: 'error', summary: 'unknown handler' },

@@ -2,7 +2,7 @@ import type { IToken } from 'chevrotain';
 import { diagnostic, sortDiagnostics, spanning, type Diagnostic, type Range } from '../lib/diagnostics';
 import { countLineBreaks, stripBom } from '../lib/text';
 import { parseStatement, tokenRange } from './grammar';
-import { Newline, UnterminatedString, flowLexer } from './tokens';
+import { LaneLabel, Newline, UnterminatedString, flowLexer } from './tokens';
 import type { Attribute, Edge, EdgeEnd, FlowFile, Lane, Loop, NodeDecl, NodeRef, ParseResult } from './types';
 
 /**
@@ -117,6 +117,10 @@ class AstBuilder {
   }
 
   statement(tokens: IToken[]): void {
+    // FlowZap's templates put `#` lines above and between the lanes, and its own parser skips
+    // them. A `#` token runs to the end of the line, so it is the line's only token.
+    const [head] = tokens;
+    if (head!.tokenType === LaneLabel && this.openLane === undefined) return this.hashComment(head!);
     const { statement, error } = parseStatement(tokens);
     // An unterminated string runs to the end of its line, so it is the one error there: what
     // the parser then misses (a `]`, more attributes) follows from it.
@@ -145,6 +149,14 @@ class AstBuilder {
         return loop === undefined ? undefined : this.place(loop, 'loops');
       }
     }
+  }
+
+  /** A `#` line outside the lanes: a comment like `//`, which `format` prints it as. */
+  private hashComment(token: IToken): void {
+    this.report(
+      diagnostic('FZ313', '`#` outside a lane is read as a comment: laneflow comments start with `//` (`laneflow fmt` rewrites it)', tokenRange(token)),
+    );
+    this.pendingComments.push(token.image.slice(1).trim());
   }
 
   finish(): ParseResult {

@@ -3,7 +3,8 @@ import type { Diagnostic, Range } from '../lib/diagnostics';
 /**
  * The syntax tree of a .flow file. It records what was written, lenient variants included,
  * without judging it: the validator in src/compiler decides what is wrong.
- * Every element carries its source range; `comments` are the `//` lines just above it.
+ * Every element carries its source range; `comments` are the `//` lines just above it (and the
+ * `#` lines, outside the lanes), their text without the marker.
  */
 export interface FlowFile {
   path: string;

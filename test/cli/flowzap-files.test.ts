@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { hasStackTrace, laneflow } from '../helpers/cli';
 // Issue 13: files as FlowZap publishes them must check and render. An agent architecture has
 // no circle at all, and FlowZap's templates put `#` lines outside the lanes.
 const noCircle = 'test/testdata/render-cases/agent-no-circle.flow';
+const hashComments = 'test/testdata/parser/hash-comments.flow';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'laneflow-flowzap-'));
 /** The first line of each diagnostic `check` printed for `path`. */
@@ -75,3 +76,62 @@ describe('a flow with no circle', () => {
   });
 });
 
+describe('`#` lines outside the lanes', () => {
+  it('are comments: check exits 0 with one warning per line, at its position', () => {
+    const run = laneflow(['check', hashComments]);
+    expect(run.status).toBe(0);
+    const warnings = heads(run.stdout, hashComments);
+    expect(warnings.map((line) => line.split(': ').slice(0, 2).join(': '))).toEqual(
+      ['1:1', '2:1', '10:3', '16:1'].map((at) => `${hashComments}:${at}: warning FZ313`),
+    );
+    expect(warnings[0]).toContain('read as a comment');
+  });
+
+  it('are kept by fmt, with their text, as `//` comments in the same places', () => {
+    const run = laneflow(['fmt', hashComments]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toBe(
+      [
+        '// Support triage: a FlowZap template',
+        '// Lanes: Customer, Support',
+        'Customer { # Customer',
+        '  n1: circle label:"Start"',
+        '  n2: rectangle label:"Open a ticket"',
+        '',
+        '  n1.handle(right) -> n2.handle(left)',
+        '  n2.handle(bottom) -> Support.n3.handle(top) [label="Ticket"]',
+        '}',
+        '',
+        '// Support answers every ticket',
+        'Support { # Support',
+        '  n3: rectangle label:"Answer the ticket"',
+        '  n4: circle label:"Done"',
+        '',
+        '  n3.handle(right) -> n4.handle(left)',
+        '}',
+        '',
+        '//',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('leave no warning once fmt --write has rewritten them', () => {
+    const dir = scratch();
+    const file = join(dir, 'triage.flow');
+    writeFileSync(file, readFileSync(hashComments, 'utf8'));
+    expect(laneflow(['fmt', '--write', file]).status).toBe(0);
+    const run = laneflow(['check', '--format', 'json', file]);
+    expect(run.status).toBe(0);
+    expect((JSON.parse(run.stdout) as { files: { diagnostics: unknown[] }[] }).files[0]!.diagnostics).toEqual([]);
+  });
+
+  it('inside a lane stay a syntax error, as LANGUAGE.md has no such comment', () => {
+    const dir = scratch();
+    const file = join(dir, 'inside.flow');
+    writeFileSync(file, 'Main { # Main\n  # not a label\n  n1: circle label:"Start"\n  n2: circle label:"End"\n  n1.handle(right) -> n2.handle(left)\n}\n');
+    const run = laneflow(['check', file]);
+    expect(run.status).toBe(1);
+    expect(run.stdout).toContain(`${file}:2:3: error FZ101: expected a lane, a node, an edge or a loop, found \`# not a label\``);
+  });
+});

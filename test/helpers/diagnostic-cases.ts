@@ -50,5 +50,6 @@ export const diagnosticCases: Record<FlowDiagnosticCode, DiagnosticCase> = {
   FZ310: { source: lane('  n1: circle label:"Start"\n  n3: circle label:"End"\n  n1 -> n3'), at: [3, 3], says: 'expected `n2` here' },
   FZ311: { source: lane('  n1: circle label:"Start" label:"Begin"\n  n2: circle label:"End"\n  n1 -> n2'), at: [2, 28], says: 'attribute `label` is given twice' },
   FZ312: { source: lane(startEnd + '  n1 -> n2\n  loop [twice] n1 n2 n1'), at: [5, 22], says: '`n1` is listed twice' },
+  FZ313: { source: '# Ops, from a FlowZap template\n' + lane(startEnd + '  n1.handle(right) -> n2.handle(left)'), at: [1, 1], says: '`#` outside a lane is read as a comment' },
 };
 
