@@ -280,7 +280,7 @@ async function scaffold(prepared: readonly PreparedFlow[]): Promise<void> {
     const chosen = pathsToScaffold(result.paths, coveredEdges, coveredPathIndexes(result.paths, traces(report)));
     if (chosen.length === 0) continue;
     const target = report.scenarioPath ?? flow.path.replace(/\.flow$/, SCENARIO_SUFFIX);
-    const text = scaffoldScenarios(flow, chosen.map((index) => ({ index, path: result.paths[index]! })), item.scenarioText);
+    const text = await scaffoldScenarios(targetOf(item, flow), chosen.map((index) => ({ index, path: result.paths[index]! })), item.scenarioText, target);
     writeFileAtomic(target, text);
     output.err(`${target}: ${chosen.length} skeleton scenario${chosen.length === 1 ? '' : 's'} written for path${chosen.length === 1 ? '' : 's'} ${chosen.map((i) => i + 1).join(', ')} (\`laneflow paths ${flow.path}\` lists them)\n`);
   }

@@ -216,6 +216,51 @@ describe('laneflow test', () => {
   });
 });
 
+describe('laneflow test --scaffold', () => {
+  it('keeps the scenario file byte for byte, and its skeletons send the signals their path waits for, so they pass on first run', () => {
+    const folder = `${artifacts}/scaffold-signals`;
+    rmSync(`${repoRoot}${folder}`, { recursive: true, force: true });
+    mkdirSync(`${repoRoot}${folder}`, { recursive: true });
+    copyFileSync(`${repoRoot}${fixtures}/approval.flow`, `${repoRoot}${folder}/approval.flow`);
+    writeFileSync(`${repoRoot}${folder}/approval.bindings.ts`, readFileSync(`${repoRoot}${fixtures}/approval.bindings.ts`, 'utf8').replace('../../../src/', '../../../../src/'));
+    const written = [
+      '# Expense approvals',
+      'scenarios:',
+      '    - name:   approved and paid      # odd spacing, kept',
+      '      signals: [{name: approval, after: 1h, payload: {approved: true}}]',
+      '      expect:',
+      '        path: [n1, n2, n3, n4, n5]',
+      '        end:    Paid',
+      '',
+    ].join('\n');
+    writeFileSync(`${repoRoot}${folder}/approval.scenarios.yaml`, written);
+    const run = laneflow(['test', folder, '--scaffold']);
+    expect(run.status).toBe(0);
+    expect(run.stderr).toContain(`${folder}/approval.scenarios.yaml: 1 skeleton scenario written for path 2`);
+    const text = readFileSync(`${repoRoot}${folder}/approval.scenarios.yaml`, 'utf8');
+    expect(text.startsWith(written)).toBe(true);
+    expect(text.slice(written.length)).toBe(
+      [
+        '    # Skeleton for path 2, ending at n6 "Rejected": give the input that takes it, replace scripted decisions with real data where you can, and add the data and effects to expect.',
+        '    - name: "TODO path 2: Approved? No"',
+        '      input: {}',
+        '      outcomes:',
+        '        n3: [ No ]',
+        '      signals:',
+        '        - { name: approval, after: 0s }',
+        '      expect:',
+        '        path: [ n1, n2, n3, n6 ]',
+        '        end: n6',
+        '',
+      ].join('\n'),
+    );
+    const again = laneflow(['test', folder, '--coverage']);
+    expect(again.stdout).toContain('  ✓ TODO path 2: Approved? No');
+    expect(again.stdout).toContain('Scenarios: 2 passed, 2 total');
+    expect(again.status).toBe(0);
+  });
+});
+
 describe('laneflow paths', () => {
   it('lists every path with loops bounded', () => {
     const run = laneflow(['paths', `${fixtures}/retry-loop.flow`]);

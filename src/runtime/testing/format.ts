@@ -23,6 +23,14 @@ export function formatLocation(at: SourceLocation): string {
   return `${at.path}:${at.line}:${at.column}`;
 }
 
+/** 691290000 → `691290s`: a duration as scenario files write one, in the largest unit that divides it evenly. */
+export function durationInOneUnit(ms: number): string {
+  if (ms === 0) return '0s';
+  const units: [string, number][] = [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
+  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ['ms', 1];
+  return `${ms / size}${unit}`;
+}
+
 /** `expect.status`, `expect.data.plan`, `signals[0]`, `bindings`. */
 export function expectationName(expectation: string): string {
   return ['bindings', 'runs', 'scenario-file'].includes(expectation) || expectation.startsWith('signals[') ? expectation : `expect.${expectation}`;

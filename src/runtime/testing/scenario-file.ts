@@ -3,6 +3,7 @@ import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Docum
 import type { CompiledFlow, FlowNode } from '../../compiler/types';
 import { didYouMean } from '../../lib/suggest';
 import { durationMs } from '../duration';
+import { durationInOneUnit } from './format';
 import { branchLabels, findNode } from './nodes';
 import { DEFAULT_START } from './run';
 import type { Json, JsonObject } from '../types';
@@ -462,7 +463,7 @@ class YamlReader {
     const parts = text.trim().split(/\s+/).map((part) => durationMs(part));
     if (parts.length > 1 && parts.every((part) => part !== undefined)) {
       const total = parts.reduce<number>((sum, part) => sum + part!, 0);
-      this.problem(node, `\`${key}: ${text}\` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write ${inOneUnit(total)}`);
+      this.problem(node, `\`${key}: ${text}\` is not a duration: a duration is one number and one unit (ms, s, m, h, d or w); write ${durationInOneUnit(total)}`);
     } else this.problem(node, `\`${key}:\` is ${what}`);
     return undefined;
   }
@@ -493,13 +494,6 @@ class YamlReader {
     const { line, col } = this.lines.linePos(offset);
     return { path: this.path, line, column: col };
   }
-}
-
-/** 691290000 → `691290s`: the largest unit that divides the milliseconds evenly. */
-function inOneUnit(ms: number): string {
-  const units: [string, number][] = [['w', 604_800_000], ['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]];
-  const [unit, size] = units.find(([, size]) => ms % size === 0) ?? ['ms', 1];
-  return `${ms / size}${unit}`;
 }
 
 /** `<<`: with merge keys on, the parser gives its key a symbol value rather than the text. */

@@ -101,7 +101,7 @@ function pendingOf(token: InstanceDetails['snapshot']['tokens'][number]): Trace[
   const until = token.dueAt === undefined ? '' : ` until ${new Date(token.dueAt).toISOString()}`;
   switch (token.state) {
     case 'waiting':
-      return { node: token.node, state: 'waiting', detail: `for signal "${token.signal}"${until}` };
+      return { node: token.node, state: 'waiting', detail: `for signal "${token.signal}"${until}`, ...(token.signal !== undefined && { signal: token.signal }) };
     case 'sleeping':
     case 'backoff':
       return { node: token.node, state: token.state, detail: until.trim() };

@@ -138,7 +138,7 @@ export interface Trace {
   ends: string[];
   effects: TraceEffect[];
   /** Where tokens still are when the instance is running: `n4 waiting for "payment-updated"`. */
-  pending: { node: string; state: string; detail?: string }[];
+  pending: { node: string; state: string; detail?: string; signal?: string }[];
   startedAt: number;
   updatedAt: number;
   /** Which node's data patch last wrote each top-level data key. */
