@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { CompiledFlow, Machine } from '../compiler/types';
-import { InputError, writeFileAtomic } from '../lib/files';
+import { InputError, readSource, writeFileAtomic } from '../lib/files';
+import { formatDiagnostic } from '../lib/report';
 import type { Clock } from '../runtime/clock';
 import type { FlowBindings, HandlerDefinition } from '../runtime/define';
 import type { Engine, InstanceDetails } from '../runtime/engine';
@@ -423,7 +424,11 @@ export async function withEngine<T>(
 export function printBindDiagnostics(file: string, diagnostics: Parameters<typeof printDiagnostics>[0][number]['diagnostics']): void {
   if (diagnostics.length === 0) return;
   const [checked] = checkFiles([file]);
-  printDiagnostics([{ ...checked!, diagnostics }], output.err);
+  // A binding module's own mistake (a key that names no node) points into the module, not the flow.
+  for (const d of diagnostics) {
+    if (d.file === undefined) printDiagnostics([{ ...checked!, diagnostics: [d] }], output.err);
+    else output.err(formatDiagnostic(d.file, readSource(d.file).text, d, { color: output.color }) + '\n');
+  }
 }
 
 export function describeState(instance: InstanceRow): string {

@@ -1,3 +1,4 @@
+import { bindingKeysOfFile } from './binding-keys';
 import { diagnostic, sortDiagnostics, type Diagnostic, type DiagnosticCode, type Range } from '../lib/diagnostics';
 import { contentHash } from '../lib/hash';
 import { didYouMean } from '../lib/suggest';
@@ -164,7 +165,7 @@ class Binder {
       return undefined;
     }
     const candidates = [...this.nodesById.keys(), ...this.nodesByLabel.keys()];
-    this.report('FZ405', `${this.spec.source} binds "${key}", which is no node id or label in ${this.flow.path}${didYouMean(key, candidates)}`, this.fileStart);
+    this.reportInModule('FZ405', `${this.spec.source} binds "${key}", which is no node id or label in ${this.flow.path}${didYouMean(key, candidates)}`, 'nodes', key);
     return undefined;
   }
 
@@ -271,7 +272,7 @@ class Binder {
       const loop = this.flow.loops.find((l) => l.id === key || l.condition.trim() === key.trim());
       if (loop === undefined) {
         const names = this.flow.loops.flatMap((l) => [l.id, l.condition]);
-        this.report('FZ409', `${this.spec.source} overrides the bound of loop "${key}", which this flow does not have${didYouMean(key, names)}`, this.fileStart);
+        this.reportInModule('FZ409', `${this.spec.source} overrides the bound of loop "${key}", which this flow does not have${didYouMean(key, names)}`, 'loops', key);
         continue;
       }
       if (!Number.isInteger(bound) || bound < 1) {
@@ -296,6 +297,18 @@ class Binder {
 
   private report(code: DiagnosticCode, message: string, range: Range): void {
     this.diagnostics.push(diagnostic(code, message, range));
+  }
+
+  /**
+   * A mistake in the binding module rather than the flow: at the key in the module's source
+   * (or its `nodes:`/`loops:` when the key comes from elsewhere, such as a spread). Without a
+   * module file to read, at the start of the flow.
+   */
+  private reportInModule(code: DiagnosticCode, message: string, object: 'nodes' | 'loops', key: string): void {
+    const keys = bindingKeysOfFile(this.spec.source, object);
+    const range = keys?.keys.get(key)?.[0] ?? keys?.object;
+    if (range === undefined) this.report(code, message, this.fileStart);
+    else this.diagnostics.push({ ...diagnostic(code, message, range), file: this.spec.source });
   }
 }
 

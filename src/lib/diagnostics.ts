@@ -18,6 +18,8 @@ export interface Diagnostic {
   severity: Severity;
   message: string;
   range: Range;
+  /** Set when the range is in another file than the one checked: a binding module's key, say. */
+  file?: string;
 }
 
 /**

@@ -103,7 +103,7 @@ describe('laneflow run / inspect / signal / retry / compile / types', () => {
   it('reports binding errors against the flow with their codes', () => {
     const run = laneflow(['run', 'flows/plan-upgrade.flow', '--bindings', 'flows/webhook-integration.bindings.ts', '--db', freshDb('unbound')]);
     expect(run.status).toBe(1);
-    expect(run.stderr).toMatch(/flows\/plan-upgrade\.flow:\d+:\d+: error FZ405: flows\/webhook-integration\.bindings\.ts binds "Event occurs"/);
+    expect(run.stderr).toMatch(/flows\/webhook-integration\.bindings\.ts:\d+:\d+: error FZ405: flows\/webhook-integration\.bindings\.ts binds "Event occurs"/);
     expect(run.stderr).toMatch(/error FZ401: step n2 "Select new plan tier" has no handler/);
     expect(hasStackTrace(run.stderr)).toBe(false);
   });

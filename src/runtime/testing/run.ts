@@ -74,7 +74,7 @@ export async function runScenario(target: ScenarioTarget, scenario: Scenario, op
       return {
         failures: diagnostics
           .filter((d) => d.severity === 'error')
-          .map((d) => ({ expectation: 'bindings', message: d.message, at: { path: flow.path, line: d.range.start.line, column: d.range.start.column } })),
+          .map((d) => ({ expectation: 'bindings', message: d.message, at: { path: d.file ?? flow.path, line: d.range.start.line, column: d.range.start.column } })),
       };
     }
     const id = engine.start(machine.version, { input: scenario.input, ...(scenario.start !== undefined && { start: scenario.start }) });
