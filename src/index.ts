@@ -2,7 +2,7 @@ export { parse, format, type FormatOptions } from './parser/index';
 export { compile, validate, SHAPES, SIDES } from './compiler/index';
 export type * from './parser/types';
 export type * from './compiler/types';
-export type { CompileResult } from './compiler/compile';
+export type { CompileOptions, CompileResult } from './compiler/compile';
 export { DIAGNOSTIC_CODES, hasErrors, type Diagnostic, type DiagnosticCode, type Range, type Position, type Severity } from './lib/diagnostics';
 export { formatDiagnostic } from './lib/report';
 export { layout, renderSvg, renderPng, THEME_NAMES, type RenderSvgOptions, type RenderHighlight, type RenderPngOptions, type ThemeName } from './render/index';
