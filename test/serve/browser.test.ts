@@ -1,15 +1,15 @@
-// laneflow serve in a real browser: Debian's Chromium, headless, driven by playwright-core.
-// Chromium is required: without it these tests fail (CI installs it in .ci/run).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// laneflow serve in a real browser: headless Chromium driven by playwright-core, Debian's when
+// it is installed, otherwise the one inside the @sparticuz/chromium npm package (test/helpers/chromium.ts).
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve/server';
 import { repoRoot } from '../helpers/cases';
+import { testChromium } from '../helpers/chromium';
 import { makeWorkspace, ORDER_FLOW, runOrderInstance, serve, type Workspace } from './helpers';
 
-const CHROMIUM = '/usr/bin/chromium';
 /** The page renames labels as it goes; scenarios by node id stay valid. */
 const ORDER_SCENARIOS_BY_ID = `scenarios:
   - name: out of stock
@@ -31,20 +31,19 @@ const pageErrors: string[] = [];
 const dialogs: string[] = [];
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Chromium at ${CHROMIUM}: \`apt-get install -y chromium\` (.ci/run does it)`);
-  }
+  const chromiumToRun = await testChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
   workspace = makeWorkspace();
   await runOrderInstance(workspace);
   server = await serve(workspace);
   userData = mkdtempSync(join(tmpdir(), 'laneflow-chromium-'));
   context = await chromium.launchPersistentContext(userData, {
-    executablePath: CHROMIUM,
+    executablePath: chromiumToRun.executablePath,
+    env: chromiumToRun.env,
     headless: true,
     viewport: { width: 1440, height: 900 },
     colorScheme: 'light',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: chromiumToRun.args,
   });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error.message));
