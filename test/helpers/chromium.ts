@@ -13,13 +13,16 @@
 // libraries.
 import { spawn } from 'node:child_process';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createBrotliDecompress } from 'node:zlib';
-import { createRequire } from 'node:module';
+import { promisify } from 'node:util';
+import { brotliDecompress, createBrotliDecompress } from 'node:zlib';
 
 const SYSTEM_CHROMIUM = '/usr/bin/chromium';
+const decompress = promisify(brotliDecompress);
 
 /** What the tests pass to playwright-core's launch. */
 export interface TestChromium {
@@ -110,12 +113,16 @@ async function unpackNpmChromium(): Promise<{ folder: string; version: string }>
 
 /** Unpacks a brotli-compressed tar archive into `folder` with the system's tar. */
 async function untar(archive: string, folder: string): Promise<void> {
+  const contents = await decompress(await readFile(archive));
   const tar = spawn('tar', ['-x', '--no-same-owner', '-C', folder], { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   tar.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<void>((resolve, reject) => {
+  // tar stops reading at the archive's end marker and may close its input before the zero
+  // padding after it has been written: its exit code, not the pipe, says whether it worked.
+  tar.stdin.on('error', () => {});
+  tar.stdin.end(contents);
+  await new Promise<void>((resolve, reject) => {
     tar.on('error', reject);
     tar.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`tar -x of ${archive} exited with ${code}: ${stderr.trim()}`))));
   });
-  await Promise.all([pipeline(createReadStream(archive), createBrotliDecompress(), tar.stdin), exited]);
 }
