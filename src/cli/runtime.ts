@@ -5,8 +5,9 @@ import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
 import { formatDiagnostic } from '../lib/report';
 import type { Clock } from '../runtime/clock';
-import type { FlowBindings, HandlerDefinition } from '../runtime/define';
-import type { Engine, InstanceDetails } from '../runtime/engine';
+import type { Duration, FlowBindings, HandlerDefinition } from '../runtime/define';
+import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, durationMs } from '../runtime/duration';
+import type { Engine, EngineOptions, InstanceDetails, VersionInfo } from '../runtime/engine';
 import type { InstanceRow } from '../runtime/sqlite-store';
 import type { Json, JsonObject } from '../runtime/types';
 import { checkFiles, printDiagnostics } from './check';
@@ -61,13 +62,35 @@ export function registerRuntimeCommands(program: Command): void {
 
   program
     .command('worker')
-    .description('run due work from a database until stopped (SIGINT/SIGTERM finish the steps in hand)')
+    .description('run due work from a database until stopped (SIGINT/SIGTERM drain the steps in hand; a second one exits at once)')
     .option('--db <file>', 'SQLite database', DEFAULT_DB)
     .option('--batch <n>', 'instances driven at once', positiveInteger, 1000)
-    .option('--lease <ms>', 'claim lease; a dead worker\'s instances are resumed after it', positiveInteger, 30_000)
+    .option('--lease <ms>', 'claim lease, renewed by a heartbeat every third of it; a dead worker\'s instances are resumed after it', positiveInteger, 30_000)
     .option('--poll <ms>', 'how often an idle worker looks for new work', positiveInteger, 250)
+    .option('--step-timeout <duration>', 'how long a step may run when its binding sets no timeout (real time)', DEFAULT_STEP_TIMEOUT)
+    .option('--drain <duration>', 'on SIGINT/SIGTERM, how long to wait for the steps in hand before letting them go to another worker', DEFAULT_DRAIN_TIMEOUT)
     .action(async (options: WorkerOptions) => {
       process.exitCode = await runWorker(options);
+    });
+
+  program
+    .command('versions')
+    .description('list the machine versions with instances: how many run or wait, and which live workers have their code')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .option('--json', 'print JSON')
+    .action(async (options: { db: string; json?: boolean }) => {
+      process.exitCode = await runVersions(options);
+    });
+
+  program
+    .command('upgrade')
+    .description('move instances to another version of their flow: by default, the flow and binding module as they are now')
+    .argument('[instances...]', 'instance ids (or unique prefixes)')
+    .option('--from <version>', 'every running or failed instance of this version (or a unique prefix of it)')
+    .option('--to <version>', 'a version deployed in the database (or a unique prefix of it)')
+    .option('--db <file>', 'SQLite database', DEFAULT_DB)
+    .action(async (instances: string[], options: UpgradeOptions) => {
+      process.exitCode = await runUpgrade(instances, options);
     });
 
   program
@@ -126,6 +149,14 @@ interface WorkerOptions {
   batch: number;
   lease: number;
   poll: number;
+  stepTimeout: string;
+  drain: string;
+}
+
+interface UpgradeOptions {
+  db: string;
+  from?: string;
+  to?: string;
 }
 
 interface InspectOptions {
@@ -354,18 +385,36 @@ async function runDry(file: string, flow: CompiledFlow, bindingsPath: string | u
 }
 
 async function runWorker(options: WorkerOptions): Promise<number> {
+  const stepTimeout = durationOption(options.stepTimeout, '--step-timeout');
+  const drainTimeout = durationOption(options.drain, '--drain');
   return withEngine(
     options.db,
     async (engine) => {
       const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      output.err(`laneflow worker ${process.pid}: running due work from ${options.db}\n`);
+      let signals = 0;
+      const onSignal = (name: NodeJS.Signals) => {
+        signals++;
+        if (signals === 1) {
+          output.err(`laneflow worker ${process.pid}: ${name}: finishing the steps in hand (up to ${options.drain}); send it again to exit at once\n`);
+          stop.abort();
+          return;
+        }
+        // A second signal: hand every instance held on to another worker now, and go.
+        engine.releaseLeases();
+        output.err(`laneflow worker ${process.pid}: ${name} again: let go of the steps in hand and exited\n`);
+        process.exit(EXIT_PROBLEMS);
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       try {
-        const summary = await engine.work(stop.signal);
+        const summary = await engine.work(stop.signal, {
+          onStarted: (versions) => output.err(`laneflow worker ${process.pid}: running due work from ${options.db} (${versions.length} version${versions.length === 1 ? '' : 's'} loaded)\n`),
+        });
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-        output.err(`laneflow worker ${process.pid}: stopped after ${plural(summary.steps, 'step')}; ${plural(summary.finished, 'instance')} finished\n`);
+        const abandoned = summary.abandoned === 0 ? '' : `; ${plural(summary.abandoned, 'step')} still running after ${options.drain} let go to another worker`;
+        output.err(`laneflow worker ${process.pid}: stopped after ${plural(summary.steps, 'step')}; ${plural(summary.finished, 'instance')} finished${abandoned}\n`);
+        // A step that never settled may hold the event loop open (a socket, a timer): the worker exits all the same.
+        if (summary.abandoned > 0) setTimeout(() => process.exit(), 100).unref();
       } finally {
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
@@ -373,26 +422,117 @@ async function runWorker(options: WorkerOptions): Promise<number> {
       return 0;
     },
     // A worker on a database nothing has been started in would wait forever on a file it made.
-    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll, mustExist: true },
+    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll, stepTimeout, drainTimeout, mustExist: true, onVersionRefused: refusedVersionLog },
   );
+}
+
+/** The worker's word on a version whose instances it leaves alone. */
+function refusedVersionLog(version: string, reason: string): void {
+  output.err(`laneflow worker ${process.pid}: instances of version ${version} wait for a worker with their code: ${reason} (\`laneflow upgrade --from ${version}\` moves them to the current code)\n`);
+}
+
+async function runVersions(options: { db: string; json?: boolean }): Promise<number> {
+  return withEngine(options.db, async (engine) => {
+    const versions = await engine.versions();
+    if (options.json === true) {
+      output.out(JSON.stringify({ versions: versions.map((v) => ({ ...v, deployedAt: iso(v.deployedAt) })) }, null, 2) + '\n');
+      return 0;
+    }
+    const header = ['version', 'flow', 'deployed (UTC)', 'running', 'due', 'failed', 'workers'];
+    const rows = versions.map((v) => [v.version, v.flowPath, iso(v.deployedAt), String(v.running), String(v.due), String(v.failed), v.workers.length === 0 ? '-' : v.workers.join(' ')]);
+    output.out(table(header, rows));
+    for (const line of waitingNotes(versions)) output.out(`${line}\n`);
+    return 0;
+  }, { mustExist: true, onVersionRefused: () => {} });
+}
+
+/** A line for each version whose running instances no live worker runs, with why this process cannot either. */
+function waitingNotes(versions: readonly VersionInfo[]): string[] {
+  return versions
+    .filter((v) => v.due > 0 && v.workers.length === 0)
+    .map((v) => {
+      const waiting = `${v.due} instance${v.due === 1 ? '' : 's'} of version ${v.version} (${v.flowPath}) wait`;
+      if (v.refused !== undefined) return `${waiting}: no live worker has its code: ${v.refused}; \`laneflow upgrade --from ${v.version}\` moves them to the current code`;
+      return `${waiting}: no live worker runs it (\`laneflow worker\` runs it when it has its code; \`laneflow versions\` tells)`;
+    });
+}
+
+async function runUpgrade(instances: string[], options: UpgradeOptions): Promise<number> {
+  if (instances.length === 0 && options.from === undefined) throw new InputError('name the instances to upgrade, or every instance of a version with --from <version>');
+  if (instances.length > 0 && options.from !== undefined) throw new InputError('name the instances to upgrade or give --from <version>, not both');
+  return withEngine(options.db, async (engine) => {
+    const from = options.from === undefined ? undefined : uniqueVersion(engine, options.from, '--from');
+    const ids = from === undefined ? instances : engine.instancesOf(from);
+    if (ids.length === 0) {
+      output.out(`no running or failed instance of ${from} to upgrade\n`);
+      return 0;
+    }
+    const to = options.to === undefined ? await currentVersion(engine, ids[0]!) : uniqueVersion(engine, options.to, '--to');
+    if (to === undefined) return EXIT_PROBLEMS;
+    const results = engine.upgrade(ids, to);
+    for (const result of results) {
+      output.out(result.moved === true ? `${result.id}: ${result.from} → ${to}\n` : `${result.id}: not moved: ${result.refused}\n`);
+    }
+    const moved = results.filter((r) => r.moved === true).length;
+    const there = results.filter((r) => r.from === to).length;
+    output.out(`${moved} of ${results.length} instance${results.length === 1 ? '' : 's'} moved to ${to}${there === 0 ? '' : ` (${there} already on it)`}\n`);
+    return moved + there === results.length ? 0 : EXIT_PROBLEMS;
+  }, { mustExist: true, onVersionRefused: () => {} });
+}
+
+function uniqueVersion(engine: Engine, prefix: string, option: string): string {
+  const found = engine.machineVersions(prefix);
+  if (found.length === 0) throw new InputError(`${option} ${prefix}: no such version is deployed in this database (\`laneflow versions\` lists them)`);
+  if (found.length > 1 && !found.includes(prefix)) throw new InputError(`${option} ${prefix} names ${found.length} versions; give more of it`);
+  return found.includes(prefix) ? prefix : found[0]!;
+}
+
+/**
+ * The version of an instance's flow as its files are now: the flow at the path it was deployed
+ * from, bound to the binding module it was deployed with, deployed if it is new.
+ */
+async function currentVersion(engine: Engine, instanceId: string): Promise<string | undefined> {
+  const instance = engine.instance(instanceId);
+  if (instance === undefined) throw new InputError(`no instance ${instanceId} in this database`);
+  const bindings = engine.bindingsOf(instance.machine);
+  if (bindings === null) throw new InputError(`version ${instance.machine} was deployed with no binding module; name the version to move to with --to`);
+  const flow = compiledFlow(instance.flowPath);
+  if (flow === undefined) return undefined;
+  const { machine, diagnostics } = await engine.deployModule(flow, bindings);
+  printBindDiagnostics(instance.flowPath, diagnostics);
+  return machine?.version;
+}
+
+function durationOption(value: string, option: string): Duration {
+  const numeric = /^\d+$/.test(value) ? Number(value) : value;
+  if (durationMs(numeric as Duration) === undefined) throw new InputError(`${option} must be a duration such as 30s, 5m or 1500 (milliseconds), not "${value}"`);
+  return numeric as Duration;
 }
 
 async function runInspect(instanceId: string | undefined, options: InspectOptions): Promise<number> {
   const statuses = ['running', 'completed', 'failed'] as const;
   const status = options.status as (typeof statuses)[number] | undefined;
   if (status !== undefined && !statuses.includes(status)) throw new InputError(`--status must be running, completed or failed, not "${options.status}"`);
-  return withEngine(options.db, (engine) => {
+  return withEngine(options.db, async (engine) => {
     if (instanceId === undefined) {
       const rows = engine.instances({ ...(status !== undefined && { status }), limit: options.limit });
-      if (options.json === true) output.out(JSON.stringify({ counts: engine.counts(), instances: rows.map(summaryOf) }, null, 2) + '\n');
-      else output.out(instanceTable(rows, engine.counts()));
+      const waiting = waitingNotes(await engine.versions({ loadCode: false }));
+      if (options.json === true) output.out(JSON.stringify({ counts: engine.counts(), instances: rows.map(summaryOf), waiting }, null, 2) + '\n');
+      else output.out(instanceTable(rows, engine.counts()) + waiting.map((line) => `${line}\n`).join(''));
       return 0;
     }
     const instance = engine.instance(instanceId);
     if (instance === undefined) throw new InputError(`no instance ${instanceId} in ${options.db}`);
     if (options.json === true) {
-      const { snapshot, ...rest } = instance;
-      output.out(JSON.stringify({ ...summaryOf(instance), ...rest, data: snapshot.data, tokens: snapshot.tokens }, null, 2) + '\n');
+      const details = {
+        ...summaryOf(instance),
+        inProgress: inProgressOf(instance),
+        data: instance.snapshot.data,
+        tokens: instance.snapshot.tokens.map((token) => (token.dueAt === undefined ? token : { ...token, dueAt: iso(token.dueAt) })),
+        journal: instance.journal.map((entry) => ({ ...entry, at: iso(entry.at) })),
+        outbox: instance.outbox.map((effect) => ({ ...effect, at: iso(effect.at) })),
+      };
+      output.out(JSON.stringify(details, null, 2) + '\n');
       return 0;
     }
     output.out(timeline(instance, engine.machine(instance.machine)));
@@ -403,7 +543,7 @@ async function runInspect(instanceId: string | undefined, options: InspectOption
 export async function withEngine<T>(
   db: string,
   run: (engine: Engine) => T | Promise<T>,
-  options: { batchSize?: number; leaseMs?: number; pollMs?: number; clock?: Clock; mustExist?: boolean } = {},
+  options: Omit<EngineOptions, 'db'> & { mustExist?: boolean } = {},
 ): Promise<T> {
   const { mustExist, ...tuning } = options;
   if (mustExist === true && !existsSync(db)) throw new InputError(`there is no database at ${db} (\`laneflow run\` creates it)`);
@@ -444,6 +584,17 @@ export function describeState(instance: InstanceRow): string {
   return `running: ${waits.join('; ')}`;
 }
 
+/** The steps a worker is running for the instance now: its ready tokens, the worker, since when, and until when its lease runs. */
+function inProgressOf(instance: InstanceRow): { worker: string; since: string | null; leaseUntil: string | null; nodes: string[] } | null {
+  if (instance.leaseOwner === null) return null;
+  return {
+    worker: instance.leaseOwner,
+    since: instance.claimedAt === null ? null : iso(Math.max(instance.claimedAt, instance.updatedAt)),
+    leaseUntil: instance.wakeAt === null ? null : iso(instance.wakeAt),
+    nodes: instance.snapshot.tokens.filter((t) => t.state === 'ready').map((t) => t.node),
+  };
+}
+
 function summaryOf(instance: InstanceRow) {
   return {
     id: instance.id,
@@ -476,8 +627,13 @@ function timeline(instance: InstanceDetails, machine: Machine | undefined): stri
     `flow     ${instance.flowPath} (version ${instance.flowVersion}, machine ${instance.machine})`,
     `status   ${describeState(instance)}`,
     `started  ${iso(instance.createdAt)}   updated ${iso(instance.updatedAt)}`,
-    '',
   ];
+  const running = inProgressOf(instance);
+  if (running !== null) {
+    const nodes = running.nodes.map((id) => `${id}${machine?.nodes[id]?.label ? ` ${machine.nodes[id]!.label}` : ''}`).join(', ') || 'its next round';
+    lines.push(`running  ${nodes} on worker ${running.worker} since ${running.since ?? '?'} (lease until ${running.leaseUntil ?? '?'})`);
+  }
+  lines.push('');
   const header = ['time (UTC)', 'node', 'lane', 'handler', 'attempt', 'outcome', 'detail'];
   const rows = instance.journal.map((entry) => {
     const node = machine?.nodes[entry.node];

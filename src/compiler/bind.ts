@@ -122,6 +122,7 @@ class Binder {
     const loops = this.boundLoops();
     const body = {
       flowVersion: this.flow.version,
+      ...(this.spec.code !== undefined && { code: this.spec.code }),
       lanes: this.flow.lanes.map((l) => ({ id: l.id, label: l.label })),
       starts: this.flow.starts,
       ends: this.flow.ends,

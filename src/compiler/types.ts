@@ -124,6 +124,8 @@ export interface BindingSpec {
   /** Loop bound overrides keyed by loop id (`loop1`) or condition text. */
   loops: { key: string; bound: number }[];
   defaults: { retry?: RetryPolicy[]; timeoutSeconds?: number };
+  /** A hash of the handlers' code (see Machine.code). */
+  code?: string;
 }
 
 /**
@@ -145,6 +147,11 @@ export type HandlerCatalog = Record<string, HandlerInfo>;
 export interface Machine {
   version: string;
   flowVersion: string;
+  /**
+   * A hash of the code that runs the handlers: the binding module and the local modules it
+   * imports. Part of `version`, so an instance runs only on the code it was started with.
+   */
+  code?: string;
   path: string;
   lanes: { id: string; label: string }[];
   starts: string[];

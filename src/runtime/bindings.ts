@@ -6,6 +6,7 @@ import type { BindingSpec, NodeBindingSpec, RetryPolicy } from '../compiler/type
 import { InputError } from '../lib/files';
 import { BUILTIN_PACKS, CATALOG_ONLY, type PackEnvironment } from './builtins';
 import type { AnyFlow, CatchInput, Duration, FlowBindings, HandlerDefinition, RetryInput } from './define';
+import { inlineCodeHash } from './code-version';
 import { durationMs } from './duration';
 import { HandlerRegistry, type HandlerFunction } from './registry';
 import { importAtRunTime } from '../lib/import-at-run-time';
@@ -26,20 +27,18 @@ export function defaultBindingsPath(flowPath: string): string | undefined {
 }
 
 /**
- * Imports a binding module: `.js`/`.mjs` with plain `import()`, TypeScript through tsx, which
- * is loaded only then. Throws InputError when the module cannot be loaded or exports no bindings.
+ * Imports a binding module, TypeScript or JavaScript, through tsx. Each load is a module graph
+ * of its own (tsx's `tsImport` namespaces it), so a module changed on disk since an earlier load
+ * in this process is read as it is now, with the local modules it imports: what runs is what
+ * `moduleCodeHash` hashed. Throws InputError when the module cannot be loaded or exports no bindings.
  */
 export async function loadBindingsModule(path: string): Promise<FlowBindings> {
   const absolute = resolve(path);
   if (!existsSync(absolute)) throw new InputError(`cannot read the binding module ${path}: no such file`);
   let module: { default?: unknown };
   try {
-    if (/\.[cm]?tsx?$/.test(absolute)) {
-      const { tsImport } = (await importAtRunTime('tsx/esm/api')) as typeof import('tsx/esm/api');
-      module = (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as { default?: unknown };
-    } else {
-      module = (await importAtRunTime(pathToFileURL(absolute).href)) as { default?: unknown };
-    }
+    const { tsImport } = (await importAtRunTime('tsx/esm/api')) as typeof import('tsx/esm/api');
+    module = (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as { default?: unknown };
   } catch (error) {
     throw new InputError(`cannot load the binding module ${path}: ${error instanceof Error ? error.message : String(error)}`);
   }
@@ -56,9 +55,15 @@ export async function loadBindingsModule(path: string): Promise<FlowBindings> {
  * Turns bindings into plain data for the binder and a registry for the executor: the built-in
  * packs, the module's packs and handlers, and one inline handler per function bound to a node
  * (named `inline:<key>`, the same in every process that loads the module). Without an engine's
- * `environment` the built-in handlers are only listed, for checking.
+ * `environment` the built-in handlers are only listed, for checking. `code` is the hash of the
+ * handlers' code (`moduleCodeHash` for a module); by default, that of the functions' source.
  */
-export function readBindings(bindings: FlowBindings<AnyFlow, unknown>, source: string, environment: PackEnvironment = CATALOG_ONLY): LoadedBindings {
+export function readBindings(
+  bindings: FlowBindings<AnyFlow, unknown>,
+  source: string,
+  environment: PackEnvironment = CATALOG_ONLY,
+  code: string = inlineCodeHash(bindings as FlowBindings),
+): LoadedBindings {
   const registry = new HandlerRegistry();
   for (const pack of [...BUILTIN_PACKS.map((build) => build(environment)), ...(bindings.packs ?? [])]) registry.use(pack);
   for (const [name, handler] of Object.entries(bindings.handlers ?? {})) registry.register(name, handler);
@@ -89,7 +94,7 @@ export function readBindings(bindings: FlowBindings<AnyFlow, unknown>, source: s
   if (bindings.defaults?.retry !== undefined) defaults.retry = retryPolicies(bindings.defaults.retry);
   if (bindings.defaults?.timeout !== undefined) defaults.timeoutSeconds = seconds(bindings.defaults.timeout, 'the default timeout');
   const loops = Object.entries(bindings.loops ?? {}).map(([key, bound]) => ({ key, bound: Number(bound) }));
-  return { spec: { source, nodes, loops, defaults }, registry };
+  return { spec: { source, nodes, loops, defaults, code }, registry };
 }
 
 /**

@@ -14,6 +14,13 @@ export const ENGINE_ERRORS = {
   cycle: 'laneflow.Cycle',
 } as const;
 
+/**
+ * Errors that no retry can mend — the binding or the handler's code is wrong — so they fail the
+ * instance at once: no retry policy and no catch route applies (as Step Functions treats
+ * States.Runtime). Fix the code, then `laneflow upgrade` and `laneflow retry` the dead letter.
+ */
+export const PERMANENT_ERRORS: ReadonlySet<string> = new Set([ENGINE_ERRORS.invalidLabel, ENGINE_ERRORS.invalidResult, ENGINE_ERRORS.handlerNotFound, ENGINE_ERRORS.unbound]);
+
 export interface BeginOptions {
   id: string;
   at: number;
@@ -393,9 +400,14 @@ export class Stepper {
 
   /**
    * A step failed: retry it when a retrier matches and has attempts left, else follow a
-   * matching catch route, else the instance fails and becomes a dead letter.
+   * matching catch route, else the instance fails and becomes a dead letter. A permanent error
+   * makes it a dead letter at once.
    */
   private fail(token: Token, node: MachineNode, error: ErrorInfo, random: number, retryable: boolean): void {
+    if (PERMANENT_ERRORS.has(error.name)) {
+      this.deadLetter(token, error, node.handler);
+      return;
+    }
     const index = this.snapshot.tokens.findIndex((t) => t.id === token.id);
     if (retryable) {
       const retrier = retrierFor(node.retry, error.name);

@@ -29,8 +29,12 @@ export interface HandlerContext<D = JsonObject> {
   readonly idempotencyKey: string;
   /** The error that a catch route brought the token here with. */
   readonly caught?: ErrorInfo;
-  /** Aborted when the run times out, or the worker stops. */
-  readonly abortSignal: AbortSignal;
+  /**
+   * Aborted when the run passes its timeout, or when the worker stops before the run ends: pass
+   * it to `fetch`, database drivers and timers so that the handler's own I/O stops too. Its
+   * `reason` is an Error saying which.
+   */
+  readonly signal: AbortSignal;
   /** The engine's clock: the wall clock in production, a virtual one in tests. */
   now(): Date;
   /**
@@ -50,13 +54,16 @@ export interface HandlerContext<D = JsonObject> {
 /** A JSON Merge Patch of the data: keys to set, `null` to delete. */
 export type Patch<D> = { [K in keyof D]?: D[K] | null };
 
+/** What a step's handler returns: a patch merged into the data (a JSON Merge Patch: `null` deletes, arrays are replaced whole), or nothing. */
 export type StepResult<D> = Patch<D> | JsonObject | void | undefined;
 
+/** A step handler registered by name: `run` returns a patch of the data, or nothing. */
 export interface StepDefinition<D = JsonObject> {
   kind: 'step';
   run(context: HandlerContext<D>): StepResult<D> | Promise<StepResult<D>>;
 }
 
+/** A decision handler registered by name: `run` returns one of `labels`, the label of the outgoing edge to follow. */
 export interface DecisionDefinition<L extends string = string, D = JsonObject> {
   kind: 'decision';
   /** Every label the handler can return. */
@@ -64,6 +71,7 @@ export interface DecisionDefinition<L extends string = string, D = JsonObject> {
   run(context: HandlerContext<D>): L | Promise<L>;
 }
 
+/** A handler registered by name: a step or a decision. */
 export type HandlerDefinition = StepDefinition | DecisionDefinition;
 
 /** A named set of handlers, such as the built-in billing or webhook steps. */
@@ -72,14 +80,17 @@ export interface HandlerPack {
   handlers: Record<string, HandlerDefinition>;
 }
 
+/** A step handler to register by name (in a binding module's `handlers`, or a pack): `run` gets the context and returns a patch of the data, or nothing. */
 export function defineStep<D = JsonObject>(run: StepDefinition<D>['run']): StepDefinition<D> {
   return { kind: 'step', run };
 }
 
+/** A decision handler to register by name: `labels` lists every label `run` may return, which the binder checks against the diamond's. */
 export function defineDecision<const L extends string, D = JsonObject>(labels: readonly L[], run: DecisionDefinition<L, D>['run']): DecisionDefinition<L, D> {
   return { kind: 'decision', labels, run };
 }
 
+/** A named set of handlers, registered together (`packs: [definePack('shop', { … })]` in a binding module). */
 export function definePack(name: string, handlers: Record<string, HandlerDefinition>): HandlerPack {
   return { name, handlers };
 }
@@ -112,12 +123,15 @@ export interface AnyFlow extends FlowShape {
  */
 export type RetryPolicyInput = Partial<Omit<RetryPolicy, 'scheduleSeconds'>> & { schedule?: readonly Duration[] };
 
+/** A retrier, a list of them (the first whose `errorEquals` matches an error handles it), or `false`: never retry. */
 export type RetryInput = RetryPolicyInput | RetryPolicyInput[] | false;
 
 type NodeRef<F extends FlowShape> = F['nodes'] | Extract<keyof F['labels'], string>;
 
+/** Where a node's token goes when its retries are exhausted: a node id or unique label (for every error), `{ next, errorEquals }`, or a list of those. */
 export type CatchInput<F extends FlowShape> = NodeRef<F> | { next: NodeRef<F>; errorEquals?: string[] } | { next: NodeRef<F>; errorEquals?: string[] }[];
 
+/** What a node's binding may set beside its handler. */
 export interface NodeOptions<F extends FlowShape> {
   retry?: RetryInput;
   catch?: CatchInput<F>;
@@ -125,6 +139,7 @@ export interface NodeOptions<F extends FlowShape> {
   timeout?: Duration;
 }
 
+/** A step's handler written as a function. */
 export type StepFunction<D> = StepDefinition<D>['run'];
 /**
  * A decision's handler returns one of its diamond's labels. An `async` one marks its labels

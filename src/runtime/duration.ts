@@ -9,3 +9,9 @@ export function durationMs(duration: Duration | string): number | undefined {
   if (match === null) return undefined;
   return Math.round(Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS]);
 }
+
+/** How long a step may run when neither its binding nor the binding module's defaults set a timeout. */
+export const DEFAULT_STEP_TIMEOUT = '60s';
+
+/** How long a stopping worker waits for the steps in hand before letting them go to another. */
+export const DEFAULT_DRAIN_TIMEOUT = '10s';

@@ -8,32 +8,48 @@ import { InputError } from '../lib/files';
 import { loadBindingsModule, readBindings } from './bindings';
 import type { PackEnvironment } from './builtins';
 import { wallClock, type Clock } from './clock';
+import { moduleCodeHash } from './code-version';
 import { begin, nextWake, transition } from './core';
-import type { AnyFlow, FlowBindings, FlowShape } from './define';
-import { Executor, type DrainSummary, type LoadedMachine } from './executor';
-import { HandlerRegistry, type HandlerInterceptor } from './registry';
-import { SqliteStore, type InstanceRow, type StoreOptions, type StoredJournalEntry, type StoredOutboxEffect } from './sqlite-store';
+import type { AnyFlow, Duration, FlowBindings, FlowShape } from './define';
+import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, durationMs } from './duration';
+import { Executor, type DrainSummary } from './executor';
+import { MachineCatalog } from './machines';
+import type { HandlerInterceptor } from './registry';
+import { SqliteStore, type InstanceRow, type StoreOptions, type StoredJournalEntry, type StoredOutboxEffect, type VersionRow, type WorkerRow } from './sqlite-store';
 import type { InstanceStatus, Json, JsonObject } from './types';
+import { upgradeSnapshot } from './upgrade';
 
+/** How an engine opens its database, which clock it reads and how its workers run. */
 export interface EngineOptions extends StoreOptions {
   /** The SQLite file; created with its folder when missing. */
   db: string;
   clock?: Clock;
   /** Full-jitter draws in [0, 1); tests pass a seeded one. */
   random?: () => number;
+  /** How long a worker's claim lasts without its heartbeat (default 30 s). */
   leaseMs?: number;
   batchSize?: number;
   pollMs?: number;
+  /** How long a step may run when its binding sets no timeout (default 60 s, real time). */
+  stepTimeout?: Duration;
+  /** How long a stop waits for the steps in hand before letting them go (default 10 s). */
+  drainTimeout?: Duration;
   /** Instance ids; tests pass a deterministic one. */
   newId?: () => string;
+  /** Told once of each version whose instances this engine cannot run, and why (default: a process warning). */
+  onVersionRefused?: (version: string, reason: string) => void;
 }
 
+
+/** The bound machine, when the binding has no errors, and the binding's diagnostics. */
 export interface DeployResult {
   machine?: Machine;
   diagnostics: Diagnostic[];
 }
 
+/** How an instance starts. */
 export interface StartOptions {
+  /** The instance's data as it starts (`{}` when absent): handlers read it as `ctx.data`. */
   input?: JsonObject;
   /** The start node, by id or label; needed when the flow has several. */
   start?: string;
@@ -42,13 +58,34 @@ export interface StartOptions {
 
 export interface DeployOptions extends BindOptions {
   bindingsPath?: string;
+  /** The hash of the handlers' code (`deployModule` passes the module's); by default, that of the handler functions' source. */
+  code?: string;
   /** Every handler run of this machine goes through it: tests answer for handlers with scripted outcomes. */
   intercept?: HandlerInterceptor;
 }
 
+/** A stored instance with its journal and outbox. Its data is `snapshot.data`. */
 export interface InstanceDetails extends InstanceRow {
   journal: StoredJournalEntry[];
   outbox: StoredOutboxEffect[];
+}
+
+/** A deployed version with instances: how many run, wait and failed, and which live workers have its code. */
+export interface VersionInfo extends VersionRow {
+  /** Live workers that run it (seen within two of their leases). */
+  workers: string[];
+  /** Why this engine cannot run it, when it cannot. */
+  refused?: string;
+}
+
+/** What `upgrade` did with each instance. */
+export interface UpgradeResult {
+  id: string;
+  from: string;
+  /** Set when the instance was moved. */
+  moved?: true;
+  /** Why it was not. */
+  refused?: string;
 }
 
 /**
@@ -59,7 +96,7 @@ export class Engine {
   readonly clock: Clock;
   private readonly store: SqliteStore;
   private readonly executor: Executor;
-  private readonly loaded = new Map<string, Promise<LoadedMachine>>();
+  private readonly machines: MachineCatalog;
   private readonly newId: () => string;
   private readonly packEnvironment: PackEnvironment;
 
@@ -68,12 +105,16 @@ export class Engine {
     this.store = new SqliteStore(options.db, options);
     this.packEnvironment = { database: () => this.store.database, clock: this.clock };
     this.newId = options.newId ?? (() => newInstanceId(this.clock.now()));
+    const refused = options.onVersionRefused ?? ((version, reason) => process.emitWarning(`laneflow: instances of version ${version} wait for a worker with their code: ${reason}`));
+    this.machines = new MachineCatalog(this.store, this.packEnvironment, refused);
     this.executor = new Executor({
       store: this.store,
       clock: this.clock,
-      machines: (version) => this.loadMachine(version),
+      machines: this.machines,
       owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`,
       leaseMs: options.leaseMs ?? 30_000,
+      stepTimeoutMs: milliseconds(options.stepTimeout ?? DEFAULT_STEP_TIMEOUT, 'stepTimeout'),
+      drainMs: milliseconds(options.drainTimeout ?? DEFAULT_DRAIN_TIMEOUT, 'drainTimeout'),
       batchSize: options.batchSize ?? 1000,
       pollMs: options.pollMs ?? 250,
       random: options.random ?? Math.random,
@@ -82,25 +123,29 @@ export class Engine {
 
   /**
    * Binds a flow to its handlers, checks the binding and records the machine. `bindingsPath`
-   * is remembered so that a worker in another process can load the same handlers.
+   * is remembered so that a worker in another process can load the same handlers. The machine's
+   * version covers the flow and the handlers' code (`options.code`).
    */
   deploy<F extends FlowShape, D>(flow: CompiledFlow, bindings: FlowBindings<F, D>, options: DeployOptions = {}): DeployResult {
     const source = options.bindingsPath ?? 'the bindings';
     // The flow's generated types checked keys and labels at compile time; at run time every
     // binding module is read alike, and `bind` checks it against the flow itself.
-    const { spec, registry } = readBindings(bindings as unknown as FlowBindings<AnyFlow, unknown>, source, this.packEnvironment);
+    const anyBindings = bindings as unknown as FlowBindings<AnyFlow, unknown>;
+    const { spec, registry } =
+      options.code === undefined ? readBindings(anyBindings, source, this.packEnvironment) : readBindings(anyBindings, source, this.packEnvironment, options.code);
     const { machine, diagnostics } = bind(flow, spec, registry.catalog(), options);
     if (machine === undefined) return { diagnostics };
     if (options.intercept !== undefined) registry.intercept(options.intercept);
     this.store.saveMachine(machine, options.bindingsPath === undefined ? null : resolve(options.bindingsPath), this.clock.now());
-    this.loaded.set(machine.version, Promise.resolve({ machine, registry }));
+    this.machines.add({ machine, registry });
     return { machine, diagnostics };
   }
 
-  /** Loads a binding module and deploys the flow with it. */
+  /** Loads a binding module and deploys the flow with it, the module's code hashed into the version. */
   async deployModule(flow: CompiledFlow, bindingsPath: string, options: BindOptions = {}): Promise<DeployResult> {
     const bindings = await loadBindingsModule(bindingsPath);
-    return this.deploy(flow, bindings, { ...options, bindingsPath });
+    const code = await moduleCodeHash(bindingsPath);
+    return this.deploy(flow, bindings, { ...options, bindingsPath, code });
   }
 
   /** Starts an instance of a deployed machine; it runs when a worker (or `runUntilIdle`) gets to it. */
@@ -155,11 +200,79 @@ export class Engine {
     return this.executor.drain({ until: 'idle', ...options });
   }
 
-  /** Runs due work as it comes until `stop` fires, then finishes the steps in hand and returns. */
-  work(stop: AbortSignal): Promise<DrainSummary> {
-    return this.executor.drain({ until: 'forever', stop });
+  /**
+   * Runs due work as it comes until `stop` fires, listed in the database as a worker with the
+   * versions it runs; then waits up to the drain timeout for the steps in hand, lets go of the
+   * rest for another worker, and returns.
+   */
+  work(stop: AbortSignal, options: { onStarted?: (versions: readonly string[]) => void } = {}): Promise<DrainSummary> {
+    return this.executor.drain({ until: 'forever', stop, register: true, ...options });
   }
 
+  /** Lets go of every instance this engine's worker holds, at once: for a worker that must exit now (a second SIGTERM). */
+  releaseLeases(): void {
+    this.executor.releaseAll();
+  }
+
+  /**
+   * Every version with instances: how many run, are due with no worker taking them, or failed;
+   * which live workers run it; and, when this engine cannot, why. Versions with a timer are
+   * loaded first, to tell; with `loadCode: false` nothing is loaded (and no `refused` is known).
+   */
+  async versions(options: { loadCode?: boolean } = {}): Promise<VersionInfo[]> {
+    const now = this.clock.now();
+    if (options.loadCode !== false) await this.machines.discover(Number.POSITIVE_INFINITY);
+    const wall = Date.now();
+    const live = this.store.workers().filter((worker) => worker.seenAt + 2 * worker.leaseMs >= wall);
+    return this.store.versions(now).map((row) => {
+      const info: VersionInfo = { ...row, workers: live.filter((worker) => worker.versions.includes(row.version)).map((worker) => worker.id) };
+      const refused = this.machines.refusals.get(row.version);
+      if (refused !== undefined) info.refused = refused;
+      return info;
+    });
+  }
+
+  /** The workers listed in the database, live or not (a killed one stays until its row is old). */
+  workers(): WorkerRow[] {
+    return this.store.workers();
+  }
+
+  /**
+   * Moves instances to another deployed version (Temporal's worker versioning does this by
+   * hand, too): each is refused, and left as it is, when a worker holds it, when it is completed,
+   * or when the new version lacks a node one of its tokens is at or a loop it is inside.
+   */
+  upgrade(instanceIds: readonly string[], toVersion: string): UpgradeResult[] {
+    const target = this.store.machine(toVersion);
+    if (target === undefined) throw new InputError(`no machine with version ${toVersion} is deployed in this database`);
+    return instanceIds.map((instanceId) => {
+      const instance = this.requireInstance(instanceId);
+      const result: UpgradeResult = { id: instance.id, from: instance.machine };
+      if (instance.machine === toVersion) return { ...result, refused: `it is already on version ${toVersion}` };
+      if (instance.status === 'completed') return { ...result, refused: 'it has completed' };
+      const from = this.store.machine(instance.machine)!.machine;
+      const at = this.clock.now();
+      const outcome = this.store.updateUnclaimed<{ refused: string } | { moved: true }>(instance.seq, (current) => {
+        const upgraded = upgradeSnapshot(from, target.machine, current, at);
+        if ('refused' in upgraded) return { snapshot: current, journal: [], wakeAt: instance.wakeAt, result: { refused: upgraded.refused } };
+        return { snapshot: upgraded.snapshot, journal: upgraded.journal, wakeAt: nextWake(upgraded.snapshot, at), result: { moved: true as const } };
+      });
+      if (outcome === undefined) return { ...result, refused: `a worker is running it (${this.store.instance(instance.id)?.leaseOwner ?? 'unknown'}); try again when it has let go` };
+      return { ...result, ...outcome };
+    });
+  }
+
+  /** Running and failed instances of a version. */
+  instancesOf(version: string): string[] {
+    return this.store.instancesOf(version);
+  }
+
+  /** Deployed versions starting with `prefix`, newest first. */
+  machineVersions(prefix: string): string[] {
+    return this.store.machineVersions(prefix);
+  }
+
+  /** An instance by id (or a unique prefix of one) with its journal and outbox, or undefined. Its data is `snapshot.data`. */
   instance(instanceId: string): InstanceDetails | undefined {
     const row = this.store.instance(instanceId);
     if (row === undefined) return undefined;
@@ -172,14 +285,22 @@ export class Engine {
     return this.store.machine(version)?.machine;
   }
 
+  /** The binding module a version was deployed with (an absolute path), or null when it was bound in memory. */
+  bindingsOf(version: string): string | null {
+    return this.store.machine(version)?.bindings ?? null;
+  }
+
+  /** Instances, newest first: of one `status` when given, at most `limit` (50 by default). */
   instances(filter: { status?: InstanceStatus; limit?: number } = {}): InstanceRow[] {
     return this.store.instances(filter);
   }
 
+  /** How many instances the database holds of each status. */
   counts(): Record<InstanceStatus, number> {
     return this.store.counts();
   }
 
+  /** Closes the database. */
   close(): void {
     this.store.close();
   }
@@ -190,21 +311,12 @@ export class Engine {
     return instance;
   }
 
-  /** A machine deployed by another process: its handlers come from the binding module it recorded. */
-  private loadMachine(version: string): Promise<LoadedMachine> {
-    let loading = this.loaded.get(version);
-    if (loading === undefined) {
-      loading = (async () => {
-        const stored = this.store.machine(version);
-        if (stored === undefined) throw new Error(`machine ${version} is not in the database`);
-        if (stored.bindings === null) return { machine: stored.machine, registry: new HandlerRegistry() };
-        const bindings = await loadBindingsModule(stored.bindings);
-        return { machine: stored.machine, registry: readBindings(bindings as FlowBindings<AnyFlow, unknown>, stored.bindings, this.packEnvironment).registry };
-      })();
-      this.loaded.set(version, loading);
-    }
-    return loading;
-  }
+}
+
+function milliseconds(duration: Duration, what: string): number {
+  const ms = durationMs(duration);
+  if (ms === undefined || ms <= 0) throw new InputError(`${what} is ${JSON.stringify(duration)}, not a duration such as 30s, 5m or 1500`);
+  return ms;
 }
 
 /** The start node named by id or label, or the only one. */

@@ -1,9 +1,9 @@
-import type { Machine } from '../compiler/types';
-import type { Clock } from './clock';
+import type { Machine, MachineNode } from '../compiler/types';
+import { wallClock, type Clock } from './clock';
 import { ENGINE_ERRORS, nextWake, Stepper, type EffectSink } from './core';
 import { RunContext, type RunContextInit } from './handler-context';
-import type { HandlerRegistry } from './registry';
-import type { ClaimedInstance, CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
+import type { LoadedMachine, MachineCatalog } from './machines';
+import type { CommitItem, SqliteStore, StoredSignal } from './sqlite-store';
 import type { ErrorInfo, HandlerOutcome, JournalEntry, JsonObject, OutboxEffect, RunRequest, RuntimeEvent, Snapshot, Token } from './types';
 
 /**
@@ -19,23 +19,22 @@ const CHAIN_LIMIT = 64;
  */
 const CHAIN_BUDGET_MS = 100;
 
-/** A machine and the handlers its nodes are bound to. */
-export interface LoadedMachine {
-  machine: Machine;
-  registry: HandlerRegistry;
-}
-
-/** Finds the machine an instance is pinned to (and its handlers), loading it on first use. */
-export type MachineSource = (version: string) => Promise<LoadedMachine>;
-
 export interface ExecutorOptions {
   store: SqliteStore;
   clock: Clock;
-  machines: MachineSource;
+  /** The versions this executor can run, with their handlers. */
+  machines: MachineCatalog;
   /** Who holds the leases: unique per worker. */
   owner: string;
-  /** How long a claim lasts without renewal; a dead worker's instances are due again after it. */
+  /**
+   * How long a claim lasts without renewal; a dead worker's instances are due again after it.
+   * A heartbeat renews the leases of everything held every third of it.
+   */
   leaseMs: number;
+  /** How long (real time) a step may run when its binding sets no timeout. */
+  stepTimeoutMs: number;
+  /** How long (real time) a stop waits for the steps in hand before it lets them go. */
+  drainMs: number;
   /** How many instances one worker drives at once (and commits together). */
   batchSize: number;
   /** How often an idle worker looks for new work written by other processes. */
@@ -55,6 +54,10 @@ export interface DrainOptions {
   /** With `idle` on a virtual clock: do not jump past this time. */
   horizon?: number;
   stop?: AbortSignal;
+  /** With `forever`: list the worker in the database, with the versions it runs, while it drains. */
+  register?: boolean;
+  /** Called once the versions of due instances are loaded and the drain is about to claim work. */
+  onStarted?: (versions: readonly string[]) => void;
 }
 
 export interface DrainSummary {
@@ -62,6 +65,15 @@ export interface DrainSummary {
   steps: number;
   /** Instances let go finished (completed or failed). */
   finished: number;
+  /** Steps still running when a stop's drain time ran out: abandoned, their instances let go for another worker. */
+  abandoned: number;
+}
+
+/** An instance being driven: signals that arrived for it, its claim, and its handler runs in flight. */
+interface Held {
+  inbox: StoredSignal[];
+  epoch: number;
+  running: Set<RunContext>;
 }
 
 /**
@@ -74,8 +86,13 @@ export interface DrainSummary {
  */
 export class Executor {
   private readonly committer: GroupCommitter;
-  /** Instances driven now, by store seq, with signals that arrived for them meanwhile. */
-  private readonly held = new Map<number, StoredSignal[]>();
+  /** Instances driven now, by store seq. */
+  private readonly held = new Map<number, Held>();
+  /**
+   * Set when a stop's drain time runs out: drives still awaiting their handlers then commit
+   * nothing more (their leases are released), and end as soon as their handlers settle.
+   */
+  private halted = false;
   /** Why the current drain stops: a commit or a drive that failed. */
   private failure: unknown;
   private signalSeen = 0;
@@ -97,52 +114,73 @@ export class Executor {
   }
 
   async drain(drain: DrainOptions): Promise<DrainSummary> {
-    const { store, clock, batchSize, leaseMs, owner, pollMs } = this.options;
+    const { store, clock, batchSize, leaseMs, owner, pollMs, machines } = this.options;
     const startSteps = this.steps;
     const startFinished = this.finished;
     const active = new Set<Promise<void>>();
     this.failure = undefined;
     this.stopping = false;
+    this.halted = false;
     const onStop = () => {
       this.stopping = true;
       this.committer.wakeWaiters();
     };
     drain.stop?.addEventListener('abort', onStop, { once: true });
-    const renewal = setInterval(() => store.renewLeases(owner, clock.now() + leaseMs), Math.max(50, leaseMs / 3));
+    const startedAt = Date.now();
+    const heartbeat = () => {
+      store.renewLeases(owner, clock.now() + leaseMs);
+      if (drain.register === true) {
+        store.registerWorker({ id: owner, pid: process.pid, startedAt, seenAt: Date.now(), leaseMs, versions: [...machines.versions] });
+      }
+    };
+    await machines.discover(Number.POSITIVE_INFINITY);
+    heartbeat();
+    const renewal = setInterval(heartbeat, Math.max(50, leaseMs / 3));
+    drain.onStarted?.(machines.versions);
     this.signalSeen = store.latestSignalSeq();
+    let abandoned = 0;
     try {
       while (true) {
         if (this.stopping || drain.stop?.aborted === true) {
           this.stopping = true;
-          await Promise.all(active);
-          while (this.committer.busy) await this.committer.progress();
+          abandoned = await this.settle(active);
           break;
         }
+        if (machines.deployedSince()) await machines.discover(clock.now());
         // Instances let go count until their last round is committed.
         const room = batchSize - active.size - this.committer.lettingGo;
         if (room >= batchSize / 2) {
           const now = clock.now();
-          const claimed = store.claim(owner, now, now + leaseMs, room, drain.only);
-          const machines = claimed.length === 0 ? undefined : await this.machinesOf(claimed);
+          const claimed = store.claim(owner, now, now + leaseMs, room, { only: drain.only, versions: machines.versions, exclude: [...this.held.keys()] });
           this.startBurst();
           for (const instance of claimed) {
             const done = () => {
               active.delete(driving);
               this.committer.wakeWaiters();
             };
-            const driving: Promise<void> = this.drive(instance, machines!.get(instance.snapshot.machine)!).then(done, (error: unknown) => {
+            const driving: Promise<void> = this.drive(instance.seq, instance.epoch, instance.snapshot, instance.signalSeq).then(done, (error: unknown) => {
               this.fail(error);
               done();
             });
             active.add(driving);
           }
         }
-        if (active.size > 0 || this.committer.busy) {
+        if (this.committer.busy || (active.size > 0 && clock.virtual)) {
           await this.committer.progress();
           continue;
         }
-        const next = store.nextWakeAt(drain.only);
         const now = clock.now();
+        let next = store.nextWakeAt(machines.versions, drain.only);
+        if (active.size === 0 && (next === null || next > now)) {
+          // Nothing to do here: instances of versions not loaded yet may be due.
+          await machines.discover(now);
+          next = store.nextWakeAt(machines.versions, drain.only);
+        }
+        if (active.size > 0) {
+          // Steps in flight (a hung one, maybe) hold up nothing else: timers come due meanwhile.
+          await this.progressOrTime(Math.min(next ?? Number.POSITIVE_INFINITY, now + pollMs), drain.stop);
+          continue;
+        }
         if (drain.until === 'idle') {
           if (next === null || (next > now && (!clock.virtual || next > (drain.horizon ?? Number.POSITIVE_INFINITY)))) break;
           await clock.sleepUntil(next);
@@ -153,9 +191,58 @@ export class Executor {
     } finally {
       clearInterval(renewal);
       drain.stop?.removeEventListener('abort', onStop);
+      if (drain.register === true) store.removeWorker(owner);
     }
     if (this.failure !== undefined) throw this.failure;
-    return { steps: this.steps - startSteps, finished: this.finished - startFinished };
+    return { steps: this.steps - startSteps, finished: this.finished - startFinished, abandoned };
+  }
+
+  /**
+   * A stop: waits up to the drain time for the steps in hand and their commits. Steps still
+   * running then are abandoned: their signals abort, and their instances are let go at once,
+   * due for any worker; whatever such a step returns later is not committed (its claim is gone).
+   * Returns how many steps were abandoned.
+   */
+  private async settle(active: Set<Promise<void>>): Promise<number> {
+    const { store, clock, owner, drainMs } = this.options;
+    const deadline = Date.now() + drainMs;
+    while (active.size > 0 || this.committer.busy) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.progressOrTime(Date.now() + left, undefined, true);
+    }
+    if (active.size === 0 && !this.committer.busy) return 0;
+    let abandoned = 0;
+    this.halted = true;
+    for (const held of this.held.values()) {
+      for (const context of held.running) {
+        context.abort('the worker stopped before the step finished');
+        abandoned++;
+      }
+    }
+    while (this.committer.busy) await this.committer.progress();
+    store.releaseLeases(owner, clock.now());
+    return abandoned;
+  }
+
+  /** Lets go of every instance this executor holds, due at once for another worker: for a worker that must exit now. */
+  releaseAll(): void {
+    this.halted = true;
+    this.options.store.releaseLeases(this.options.owner, this.options.clock.now());
+  }
+
+  /** Resolves after the next group commit or drive's end, or at `at` (on the wall clock, or real time with `real`), or on `stop`. */
+  private async progressOrTime(at: number, stop: AbortSignal | undefined, real = false): Promise<void> {
+    const timer = new AbortController();
+    const abort = () => timer.abort();
+    stop?.addEventListener('abort', abort, { once: true });
+    const sleeping = (real ? wallClock : this.options.clock).sleepUntil(at, timer.signal);
+    try {
+      await Promise.race([this.committer.progress(), sleeping]);
+    } finally {
+      timer.abort();
+      stop?.removeEventListener('abort', abort);
+    }
   }
 
   /**
@@ -167,45 +254,32 @@ export class Executor {
     this.stopping = true;
   }
 
-  /** The machines a claimed batch is pinned to, loaded once each, or why one could not be. */
-  private async machinesOf(claimed: readonly ClaimedInstance[]): Promise<Map<string, LoadedMachine | ErrorInfo>> {
-    const machines = new Map<string, LoadedMachine | ErrorInfo>();
-    for (const { snapshot } of claimed) {
-      if (machines.has(snapshot.machine)) continue;
-      try {
-        machines.set(snapshot.machine, await this.options.machines(snapshot.machine));
-      } catch (error) {
-        machines.set(snapshot.machine, errorInfo(error, ENGINE_ERRORS.handlerNotFound));
-      }
-    }
-    return machines;
-  }
-
   /**
    * Drives one claimed instance round by round until it has nothing ready, then lets it go: its
-   * last round is committed with the next group, and nothing here waits for that.
+   * last round is committed with the next group, and nothing here waits for that. Every commit
+   * carries the claim's fencing token; one that finds the claim gone (the lease ran out and
+   * another worker took the instance) ends the drive with nothing written.
    */
-  private async drive(claimed: ClaimedInstance, loaded: LoadedMachine | ErrorInfo): Promise<void> {
-    const { store, clock, random } = this.options;
-    const { seq, signalSeq } = claimed;
-    if (!('machine' in loaded)) {
-      // Without its machine nothing can run: let it go, to be looked at again after a lease's time.
+  private async drive(seq: number, epoch: number, claimedSnapshot: Snapshot, signalSeq: number): Promise<void> {
+    const { store, clock, random, machines } = this.options;
+    const loaded = machines.get(claimedSnapshot.machine);
+    if (loaded === undefined) {
+      // Claims take only loaded versions: let it go, to be looked at again after a lease's time.
       const now = clock.now();
-      const { snapshot } = claimed;
-      process.emitWarning(`laneflow: instance ${snapshot.id}: ${loaded.message}`);
-      this.committer.letGo({ seq, snapshot, journal: [], outbox: [], release: { wakeAt: now + this.options.leaseMs, now } });
+      this.committer.letGo({ seq, epoch, snapshot: claimedSnapshot, journal: [], outbox: [], release: { wakeAt: now + this.options.leaseMs, now } });
       return;
     }
     // The snapshot just read from the store becomes the instance's working snapshot: each event
     // changes it in place, and each commit writes it.
     const effects = new RoundEffects();
-    const stepper = new Stepper(loaded.machine, claimed.snapshot, effects);
+    const stepper = new Stepper(loaded.machine, claimedSnapshot, effects);
     const snapshot = stepper.snapshot;
     // One event, refilled for each outcome: the core reads an event and keeps nothing of it.
     const handled: HandledEvent = { type: 'handled', at: 0, token: '', node: '', visit: 0, outcome: COMPLETED, random: 0 };
 
-    const inbox = signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [];
-    this.held.set(seq, inbox);
+    const held: Held = { inbox: signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [], epoch, running: new Set() };
+    const inbox = held.inbox;
+    this.held.set(seq, held);
     try {
       // The handler runs a round asks for: a claimed instance begins with a wake, which asks for
       // every ready token; later rounds take the runs the previous outcomes asked for, unless a
@@ -240,11 +314,24 @@ export class Executor {
           // array would reserve 17 slots.
           const results = new Array<HandlerOutcome | Promise<HandlerOutcome>>(runs.length);
           for (let index = 0; index < runs.length; index++) {
-            const result = this.runHandler(loaded, snapshot, runs[index]!);
+            const result = this.runHandler(loaded, snapshot, runs[index]!, held);
             if (isPromiseLike(result)) awaited = true;
             results[index] = result;
           }
-          const outcomes = awaited ? await Promise.all(results) : (results as HandlerOutcome[]);
+          let outcomes: HandlerOutcome[];
+          if (!awaited) {
+            outcomes = results as HandlerOutcome[];
+          } else if (unsaved > 0) {
+            // Steps chained before this one are made durable while it runs: `inspect` shows the
+            // instance where it is, and a step that hangs holds up no finished work.
+            unsaved = 0;
+            const committed = this.committer.submit({ seq, epoch, snapshot, journal: effects.takeJournal(), outbox: effects.takeOutbox() });
+            outcomes = await Promise.all(results);
+            if (!(await committed)) return;
+          } else {
+            outcomes = await Promise.all(results);
+          }
+          if (this.halted) return;
           // The round's outcomes are recorded at the time its handlers have all returned.
           now = clock.now();
           for (let index = 0; index < runs.length; index++) {
@@ -270,20 +357,20 @@ export class Executor {
         // commit re-runs them all from the last commit, under the same idempotency keys.
         if (keep && !awaited && unsaved > 0 && unsaved < CHAIN_LIMIT && this.realTime(now) < this.chainUntil) continue;
         unsaved = 0;
-        const item: CommitItem = { seq, snapshot, journal: effects.takeJournal(), outbox: effects.takeOutbox() };
+        const item: CommitItem = { seq, epoch, snapshot, journal: effects.takeJournal(), outbox: effects.takeOutbox() };
         if (!keep) {
           item.release = { wakeAt, now };
           this.committer.letGo(item);
           return;
         }
-        if (!(await this.committer.submit(item))) return;
+        if (!(await this.committer.submit(item)) || this.halted) return;
       }
     } finally {
       this.held.delete(seq);
     }
   }
 
-  private runHandler(loaded: LoadedMachine, snapshot: Snapshot, run: RunRequest): Promise<HandlerOutcome> | HandlerOutcome {
+  private runHandler(loaded: LoadedMachine, snapshot: Snapshot, run: RunRequest, held: Held): Promise<HandlerOutcome> | HandlerOutcome {
     const { machine, registry } = loaded;
     const handler = registry.get(run.handler);
     if (handler === undefined) return failed({ name: ENGINE_ERRORS.handlerNotFound, message: `no handler named "${run.handler}" is registered` });
@@ -303,32 +390,33 @@ export class Executor {
       init.loopIteration = snapshot.loops[node.loop] ?? 0;
     }
     const context = new RunContext(init);
-    const decision = node.kind === 'decision';
     let result: unknown;
     try {
       result = handler(context);
     } catch (error) {
       return context.suspension !== undefined ? { kind: 'suspended', wait: context.suspension } : failed(errorInfo(error));
     }
-    if (!isPromiseLike(result)) return settle(context, decision, result);
+    if (!isPromiseLike(result)) return settle(context, node, result);
     return new Promise<HandlerOutcome>((resolve) => {
       let timer: NodeJS.Timeout | undefined;
       const finish = (outcome: HandlerOutcome) => {
         if (timer !== undefined) clearTimeout(timer);
         context.onSuspend = undefined;
+        held.running.delete(context);
         resolve(outcome);
       };
       if (context.suspension !== undefined) return finish({ kind: 'suspended', wait: context.suspension });
+      held.running.add(context);
       context.onSuspend = () => finish({ kind: 'suspended', wait: context.suspension! });
-      if (node.timeoutSeconds !== undefined) {
-        timer = setTimeout(() => {
-          const message = `${node.id} ran longer than its timeout of ${node.timeoutSeconds} s`;
-          context.abort(message);
-          finish(failed({ name: ENGINE_ERRORS.timeout, message }));
-        }, node.timeoutSeconds * 1000);
-      }
+      // Handler time is real time, on a virtual clock too: a hung handler never lets virtual time pass.
+      const timeoutMs = node.timeoutSeconds === undefined ? this.options.stepTimeoutMs : node.timeoutSeconds * 1000;
+      timer = setTimeout(() => {
+        const message = `${node.id} ran longer than its timeout of ${formatMs(timeoutMs)}`;
+        context.abort(message);
+        finish(failed({ name: ENGINE_ERRORS.timeout, message }));
+      }, timeoutMs);
       result.then(
-        (value) => finish(settle(context, decision, value)),
+        (value) => finish(settle(context, node, value)),
         (error: unknown) => finish(context.suspension !== undefined ? { kind: 'suspended', wait: context.suspension } : failed(errorInfo(error))),
       );
     });
@@ -352,7 +440,7 @@ export class Executor {
     this.startBurst();
     const latest = this.options.store.latestSignalSeq();
     if (latest <= this.signalSeen) return;
-    for (const signal of this.options.store.signalsAfter(this.signalSeen)) this.held.get(signal.instance)?.push(signal);
+    for (const signal of this.options.store.signalsAfter(this.signalSeen)) this.held.get(signal.instance)?.inbox.push(signal);
     this.signalSeen = latest;
   }
 }
@@ -428,13 +516,20 @@ type HandledEvent = Extract<RuntimeEvent, { type: 'handled' }>;
 /** A step that returned nothing: one shared outcome, as the core only reads it. */
 const COMPLETED: HandlerOutcome = Object.freeze({ kind: 'completed' });
 
-/** What a handler's return value means for its node: a data patch for a step, a label for a decision. */
-function settle(context: RunContext, decision: boolean, value: unknown): HandlerOutcome {
+/**
+ * What a handler's return value means for its node: a data patch for a step, a label for a
+ * decision. A decision that returns anything but a string fails here, naming what it returned;
+ * the core checks a string against the diamond's labels.
+ */
+function settle(context: RunContext, node: MachineNode, value: unknown): HandlerOutcome {
   if (context.suspension !== undefined) return { kind: 'suspended', wait: context.suspension };
   const outbox = context.outbox;
-  if (decision) {
-    const outcome: HandlerOutcome = { kind: 'completed' };
-    if (typeof value === 'string') outcome.label = value;
+  if (node.kind === 'decision') {
+    if (typeof value !== 'string') {
+      const labels = (node.branches ?? []).map((b) => `"${b.label}"`).join(', ');
+      return failed({ name: ENGINE_ERRORS.invalidLabel, message: `decision ${node.id} returned ${describeValue(value)}; it must return one of its labels ${labels}` });
+    }
+    const outcome: HandlerOutcome = { kind: 'completed', label: value };
     if (outbox !== undefined) outcome.outbox = outbox;
     return outcome;
   }
@@ -449,6 +544,23 @@ function settle(context: RunContext, decision: boolean, value: unknown): Handler
     return failed({ name: ENGINE_ERRORS.invalidResult, message: `${context.node.id} returned a patch that is not JSON: ${errorInfo(error).message}` });
   }
   return outbox === undefined ? { kind: 'completed', patch } : { kind: 'completed', patch, outbox };
+}
+
+/** A returned value as a message shows it: JSON where it has one, its type otherwise. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing (undefined)';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint' || typeof value === 'symbol') return `a ${typeof value}`;
+  try {
+    const json = JSON.stringify(value);
+    return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+  } catch {
+    return `a ${typeof value} that is not JSON`;
+  }
+}
+
+function formatMs(ms: number): string {
+  return `${ms / 1000} s`;
 }
 
 function failed(error: ErrorInfo): HandlerOutcome {

@@ -56,7 +56,7 @@ export class RunContext implements HandlerContext {
     this.clockNow = init.now;
   }
 
-  get abortSignal(): AbortSignal {
+  get signal(): AbortSignal {
     this.controller ??= new AbortController();
     return this.controller.signal;
   }

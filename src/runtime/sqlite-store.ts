@@ -9,8 +9,11 @@ import type { InstanceStatus, Json, JournalEntry, JsonObject, OutboxEffect, Snap
  * Everything durable lives in one SQLite file in WAL mode. An instance row holds its snapshot
  * (data and tokens) and `wake_at`, the time a worker should next look at it; that column is the
  * timer queue. A claimed row's `wake_at` is moved to the end of the claim's lease, so an
- * instance whose worker died becomes due again when the lease runs out. The journal and the
- * outbox are append-only.
+ * instance whose worker died becomes due again when the lease runs out. Every claim adds one to
+ * the row's `lease_epoch`, its fencing token: a commit names the epoch it claimed, so a worker
+ * whose lease ran out and was taken over learns it at its commit, which writes nothing. The
+ * journal and the outbox are append-only; `workers` lists the live workers and the machine
+ * versions whose code each has loaded.
  */
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS machines (
@@ -28,6 +31,8 @@ CREATE TABLE IF NOT EXISTS instances (
   status TEXT NOT NULL,
   wake_at INTEGER,
   lease_owner TEXT,
+  lease_epoch INTEGER NOT NULL DEFAULT 0,
+  claimed_at INTEGER,
   signal_seq INTEGER NOT NULL DEFAULT 0,
   snapshot TEXT NOT NULL,
   created_at INTEGER NOT NULL,
@@ -63,9 +68,22 @@ CREATE TABLE IF NOT EXISTS signals (
   at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS signals_instance ON signals (instance, seq);
+CREATE TABLE IF NOT EXISTS workers (
+  id TEXT PRIMARY KEY,
+  pid INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL,
+  lease_ms INTEGER NOT NULL,
+  versions TEXT NOT NULL
+);
 `;
 
-const SCHEMA_VERSION = 1;
+/** Version 1 had no fencing token, claim time or workers table: the columns come with defaults. */
+const MIGRATIONS: Record<number, string> = {
+  2: 'ALTER TABLE instances ADD COLUMN lease_epoch INTEGER NOT NULL DEFAULT 0; ALTER TABLE instances ADD COLUMN claimed_at INTEGER;',
+};
+
+const SCHEMA_VERSION = 2;
 
 export interface StoreOptions {
   /**
@@ -83,6 +101,8 @@ export interface StoredMachine {
 
 export interface ClaimedInstance {
   seq: number;
+  /** The claim's fencing token: its commits are written only while the row still has it. */
+  epoch: number;
   snapshot: Snapshot;
   /** The last signal sent to the instance; newer than `snapshot.signalSeq` means unread signals. */
   signalSeq: number;
@@ -99,6 +119,8 @@ export interface StoredSignal {
 /** One instance's round, for a group commit. */
 export interface CommitItem {
   seq: number;
+  /** The fencing token of the claim the round was run under. */
+  epoch: number;
   snapshot: Snapshot;
   journal: JournalEntry[];
   outbox: OutboxEffect[];
@@ -114,6 +136,8 @@ export interface InstanceRow {
   status: InstanceStatus;
   wakeAt: number | null;
   leaseOwner: string | null;
+  /** When the current lease holder claimed it (null when no worker holds it). */
+  claimedAt: number | null;
   createdAt: number;
   updatedAt: number;
   snapshot: Snapshot;
@@ -126,6 +150,38 @@ export interface StoredJournalEntry extends JournalEntry {
 export interface StoredOutboxEffect extends OutboxEffect {
   instance: string;
   at: number;
+}
+
+/** Which instances a claim may take. */
+export interface ClaimFilter {
+  /** Only this instance (by id). */
+  only?: string;
+  /** Only instances of these machine versions: the ones whose code the worker has loaded. */
+  versions: readonly string[];
+  /** Never these instances (by seq): the ones the worker is still driving. */
+  exclude: readonly number[];
+}
+
+/** A worker as it registers itself, for `laneflow versions`. */
+export interface WorkerRow {
+  id: string;
+  pid: number;
+  startedAt: number;
+  seenAt: number;
+  leaseMs: number;
+  versions: string[];
+}
+
+/** Running instances per machine version, with the workers that have its code. */
+export interface VersionRow {
+  version: string;
+  flowPath: string;
+  bindings: string | null;
+  deployedAt: number;
+  running: number;
+  /** Running instances due now or overdue: waiting for a worker. */
+  due: number;
+  failed: number;
 }
 
 type Row = Record<string, unknown>;
@@ -160,8 +216,14 @@ export class SqliteStore {
     this.db.pragma('wal_autocheckpoint = 8000');
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer laneflow (schema ${version})`);
-    this.db.exec(SCHEMA);
-    this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    if (version < SCHEMA_VERSION) {
+      this.db.transaction(() => {
+        const existing = this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'instances'").get() !== undefined;
+        if (existing) for (let next = Math.max(version, 1) + 1; next <= SCHEMA_VERSION; next++) this.db.exec(MIGRATIONS[next]!);
+        this.db.exec(SCHEMA);
+        this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+      }).immediate();
+    }
     const db = this.db;
     this.statements = {
       // Redeploying a machine keeps its first row but follows its binding module to where it is now.
@@ -173,29 +235,46 @@ export class SqliteStore {
       insertInstance: db.prepare(
         'INSERT INTO instances (id, machine, status, wake_at, snapshot, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
+      // The versions and exclusions come as JSON arrays: one statement, whatever their number.
       claim: db.prepare(
-        `UPDATE instances SET lease_owner = ?, wake_at = ?
-         WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? ORDER BY wake_at LIMIT ?)
-         RETURNING seq, snapshot, signal_seq`,
+        `UPDATE instances SET lease_owner = ?, lease_epoch = lease_epoch + 1, claimed_at = ?, wake_at = ?
+         WHERE seq IN (
+           SELECT seq FROM instances
+           WHERE wake_at <= ? AND machine IN (SELECT value FROM json_each(?)) AND seq NOT IN (SELECT value FROM json_each(?))
+           ORDER BY wake_at LIMIT ?)
+         RETURNING seq, snapshot, signal_seq, lease_epoch`,
       ).raw(),
       claimOne: db.prepare(
-        `UPDATE instances SET lease_owner = ?, wake_at = ?
-         WHERE seq IN (SELECT seq FROM instances WHERE wake_at <= ? AND id = ?)
-         RETURNING seq, snapshot, signal_seq`,
+        `UPDATE instances SET lease_owner = ?, lease_epoch = lease_epoch + 1, claimed_at = ?, wake_at = ?
+         WHERE seq IN (
+           SELECT seq FROM instances
+           WHERE wake_at <= ? AND id = ? AND machine IN (SELECT value FROM json_each(?)) AND seq NOT IN (SELECT value FROM json_each(?)))
+         RETURNING seq, snapshot, signal_seq, lease_epoch`,
       ).raw(),
-      commitHeld: db.prepare('UPDATE instances SET snapshot = ?, updated_at = ? WHERE seq = ? AND lease_owner = ?'),
+      commitHeld: db.prepare('UPDATE instances SET snapshot = ?, updated_at = ? WHERE seq = ? AND lease_epoch = ? AND lease_owner = ?'),
       commitReleased: db.prepare(
-        `UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, lease_owner = NULL,
+        `UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, lease_owner = NULL, claimed_at = NULL,
            wake_at = CASE WHEN signal_seq > ? THEN ? ELSE ? END
-         WHERE seq = ? AND lease_owner = ?`,
+         WHERE seq = ? AND lease_epoch = ? AND lease_owner = ?`,
       ),
       renewLeases: db.prepare('UPDATE instances SET wake_at = ? WHERE lease_owner = ?'),
+      releaseLeases: db.prepare('UPDATE instances SET lease_owner = NULL, claimed_at = NULL, wake_at = ? WHERE lease_owner = ?'),
+      upsertWorker: db.prepare(
+        `INSERT INTO workers (id, pid, started_at, seen_at, lease_ms, versions) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at, versions = excluded.versions`,
+      ),
+      deleteWorker: db.prepare('DELETE FROM workers WHERE id = ?'),
+      dueVersions: db.prepare(
+        'SELECT DISTINCT machine FROM instances WHERE wake_at <= ? AND machine NOT IN (SELECT value FROM json_each(?))',
+      ).pluck(),
+      machineCount: db.prepare('SELECT COUNT(*) FROM machines').pluck(),
+      machinesAfter: db.prepare('SELECT version FROM machines ORDER BY rowid LIMIT -1 OFFSET ?').pluck(),
       insertJournal: db.prepare(
         'INSERT INTO journal (instance, at, token, node, visit, attempt, outcome, handler, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       insertOutbox: db.prepare('INSERT OR IGNORE INTO outbox (key, instance, kind, payload, at) VALUES (?, ?, ?, ?, ?)'),
-      nextWake: db.prepare('SELECT MIN(wake_at) AS at FROM instances WHERE wake_at IS NOT NULL'),
-      nextWakeOf: db.prepare('SELECT wake_at AS at FROM instances WHERE id = ?'),
+      nextWake: db.prepare('SELECT MIN(wake_at) AS at FROM instances WHERE wake_at IS NOT NULL AND machine IN (SELECT value FROM json_each(?))'),
+      nextWakeOf: db.prepare('SELECT wake_at AS at FROM instances WHERE id = ? AND machine IN (SELECT value FROM json_each(?))'),
       latestSignal: db.prepare('SELECT MAX(seq) AS seq FROM signals'),
       signalsAfter: db.prepare('SELECT seq, instance, name, payload, at FROM signals WHERE seq > ? ORDER BY seq'),
       signalsOf: db.prepare('SELECT seq, instance, name, payload, at FROM signals WHERE instance = ? AND seq > ? ORDER BY seq'),
@@ -206,13 +285,13 @@ export class SqliteStore {
          WHERE seq = ?`,
       ),
       instanceById: db.prepare(
-        `SELECT i.seq, i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
+        `SELECT i.seq, i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.claimed_at, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
          FROM instances i JOIN machines m ON m.version = i.machine WHERE i.id = ?`,
       ),
       idsByPrefix: db.prepare("SELECT id FROM instances WHERE id LIKE ? ESCAPE '\\' LIMIT 2"),
       journalOf: db.prepare('SELECT seq, at, token, node, visit, attempt, outcome, handler, detail FROM journal WHERE instance = ? ORDER BY seq'),
       outboxOf: db.prepare('SELECT o.key, o.kind, o.payload, o.at, i.id AS instance FROM outbox o JOIN instances i ON i.seq = o.instance WHERE o.instance = ? ORDER BY o.at, o.key'),
-      replaceSnapshot: db.prepare('UPDATE instances SET snapshot = ?, status = ?, updated_at = ?, wake_at = ? WHERE seq = ? AND lease_owner IS NULL'),
+      replaceSnapshot: db.prepare('UPDATE instances SET snapshot = ?, machine = ?, status = ?, updated_at = ?, wake_at = ? WHERE seq = ? AND lease_owner IS NULL'),
     };
   }
 
@@ -244,25 +323,112 @@ export class SqliteStore {
   }
 
   /**
-   * Claims up to `limit` due instances (or the one named by `only`) for `owner` until
-   * `leaseUntil`: their `wake_at` moves to the lease's end, so no other worker takes them meanwhile.
+   * Claims up to `limit` due instances that `filter` allows for `owner` until `leaseUntil`:
+   * their `wake_at` moves to the lease's end, so no other worker takes them meanwhile, and their
+   * fencing token grows by one. The worker's own leases are renewed in the same transaction,
+   * so an instance it still holds is never due to it.
    */
-  claim(owner: string, now: number, leaseUntil: number, limit: number, only?: string): ClaimedInstance[] {
+  claim(owner: string, now: number, leaseUntil: number, limit: number, filter: ClaimFilter): ClaimedInstance[] {
+    const versions = JSON.stringify(filter.versions);
+    const exclude = JSON.stringify(filter.exclude);
     // Rows as arrays (`raw`): a claim returns up to a batch of them, and objects would only be unpacked.
-    const rows = (
-      only === undefined ? this.statements.claim.all(owner, leaseUntil, now, limit) : this.statements.claimOne.all(owner, leaseUntil, now, only)
-    ) as [seq: number, snapshot: string, signalSeq: number][];
-    return rows.map(([seq, snapshot, signalSeq]) => ({ seq, snapshot: JSON.parse(snapshot) as Snapshot, signalSeq }));
+    const rows = this.db.transaction(() => {
+      this.statements.renewLeases.run(leaseUntil, owner);
+      return (
+        filter.only === undefined
+          ? this.statements.claim.all(owner, now, leaseUntil, now, versions, exclude, limit)
+          : this.statements.claimOne.all(owner, now, leaseUntil, now, filter.only, versions, exclude)
+      ) as [seq: number, snapshot: string, signalSeq: number, epoch: number][];
+    })();
+    return rows.map(([seq, snapshot, signalSeq, epoch]) => ({ seq, epoch, snapshot: JSON.parse(snapshot) as Snapshot, signalSeq }));
   }
 
+  /** The heartbeat: every instance `owner` holds stays its own until `leaseUntil`. */
   renewLeases(owner: string, leaseUntil: number): void {
     this.statements.renewLeases.run(leaseUntil, owner);
   }
 
   /**
-   * Commits many instances' rounds in one transaction. An instance whose lease `owner` no
-   * longer holds (it expired and another worker claimed it) is skipped whole: its result is
-   * `false` and none of its rows are written.
+   * Lets go of every instance `owner` still holds, due again at `now` for any worker: a worker
+   * that stops with steps unfinished hands them on at once instead of after its lease. Their
+   * fencing tokens stay as they are, and a commit also needs the owner, so a late result of
+   * such a step writes nothing.
+   */
+  releaseLeases(owner: string, now: number): number {
+    return this.statements.releaseLeases.run(now, owner).changes;
+  }
+
+  /** Records (or refreshes) a live worker and the versions whose code it has. */
+  registerWorker(worker: WorkerRow): void {
+    this.statements.upsertWorker.run(worker.id, worker.pid, worker.startedAt, worker.seenAt, worker.leaseMs, JSON.stringify(worker.versions));
+  }
+
+  removeWorker(id: string): void {
+    this.statements.deleteWorker.run(id);
+  }
+
+  workers(): WorkerRow[] {
+    return (this.db.prepare('SELECT id, pid, started_at, seen_at, lease_ms, versions FROM workers ORDER BY started_at').all() as Row[]).map((row) => ({
+      id: row['id'] as string,
+      pid: row['pid'] as number,
+      startedAt: row['started_at'] as number,
+      seenAt: row['seen_at'] as number,
+      leaseMs: row['lease_ms'] as number,
+      versions: JSON.parse(row['versions'] as string) as string[],
+    }));
+  }
+
+  /** The machine versions of instances due at `now`, other than `known` ones. */
+  dueVersions(now: number, known: readonly string[]): string[] {
+    return this.statements.dueVersions.all(now, JSON.stringify(known)) as string[];
+  }
+
+  /** How many machines are deployed: it grows when a new version is. */
+  machineCount(): number {
+    return this.statements.machineCount.get() as number;
+  }
+
+  /** The versions deployed after the first `count`, in the order they were. */
+  machinesAfter(count: number): string[] {
+    return this.statements.machinesAfter.all(count) as string[];
+  }
+
+  /** Every deployed version with instances, and how many of them run, are due, or failed. */
+  versions(now: number): VersionRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT m.version, m.path, m.bindings, m.created_at,
+           SUM(i.status = 'running') AS running, SUM(i.status = 'running' AND i.wake_at <= ? AND i.lease_owner IS NULL) AS due, SUM(i.status = 'failed') AS failed
+         FROM machines m JOIN instances i ON i.machine = m.version
+         GROUP BY m.version ORDER BY m.created_at`,
+      )
+      .all(now) as Row[];
+    return rows.map((row) => ({
+      version: row['version'] as string,
+      flowPath: row['path'] as string,
+      bindings: row['bindings'] as string | null,
+      deployedAt: row['created_at'] as number,
+      running: row['running'] as number,
+      due: row['due'] as number,
+      failed: row['failed'] as number,
+    }));
+  }
+
+  /** Versions deployed in this database, newest first, whose id starts with `prefix`. */
+  machineVersions(prefix: string): string[] {
+    const escaped = prefix.replace(/[\\%_]/g, (c) => `\\${c}`);
+    return this.db.prepare("SELECT version FROM machines WHERE version LIKE ? ESCAPE '\\' ORDER BY created_at DESC").pluck().all(`${escaped}%`) as string[];
+  }
+
+  /** Running or failed instances of a version, by id. */
+  instancesOf(version: string): string[] {
+    return this.db.prepare("SELECT id FROM instances WHERE machine = ? AND status != 'completed' ORDER BY seq").pluck().all(version) as string[];
+  }
+
+  /**
+   * Commits many instances' rounds in one transaction. A round whose claim is no longer the
+   * instance's current one (its lease ran out and another claim took it, or it was released) is
+   * skipped whole: its result is `false` and none of its rows are written.
    */
   commit(owner: string, items: readonly CommitItem[]): boolean[] {
     const { commitHeld, commitReleased, insertOutbox } = this.statements;
@@ -272,8 +438,8 @@ export class SqliteStore {
         const json = JSON.stringify(snapshot);
         const changes =
           item.release === undefined
-            ? commitHeld.run(json, snapshot.updatedAt, item.seq, owner).changes
-            : commitReleased.run(json, snapshot.status, snapshot.updatedAt, snapshot.signalSeq, item.release.now, item.release.wakeAt, item.seq, owner).changes;
+            ? commitHeld.run(json, snapshot.updatedAt, item.seq, item.epoch, owner).changes
+            : commitReleased.run(json, snapshot.status, snapshot.updatedAt, snapshot.signalSeq, item.release.now, item.release.wakeAt, item.seq, item.epoch, owner).changes;
         if (changes === 0) return false;
         for (const entry of item.journal) this.insertJournal(item.seq, entry);
         for (const effect of item.outbox) insertOutbox.run(effect.key, item.seq, effect.kind, JSON.stringify(effect.payload), snapshot.updatedAt);
@@ -296,9 +462,10 @@ export class SqliteStore {
     );
   }
 
-  /** The earliest `wake_at` of any instance (or of one), or null when nothing will ever be due. */
-  nextWakeAt(only?: string): number | null {
-    const row = (only === undefined ? this.statements.nextWake.get() : this.statements.nextWakeOf.get(only)) as { at: number | null } | undefined;
+  /** The earliest `wake_at` of any instance of `versions` (or of one), or null when none will ever be due. */
+  nextWakeAt(versions: readonly string[], only?: string): number | null {
+    const json = JSON.stringify(versions);
+    const row = (only === undefined ? this.statements.nextWake.get(json) : this.statements.nextWakeOf.get(only, json)) as { at: number | null } | undefined;
     return row?.at ?? null;
   }
 
@@ -338,7 +505,7 @@ export class SqliteStore {
     const where = filter.status === undefined ? '' : 'WHERE i.status = ?';
     const rows = this.db
       .prepare(
-        `SELECT i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
+        `SELECT i.id, i.machine, i.status, i.wake_at, i.lease_owner, i.claimed_at, i.created_at, i.updated_at, i.snapshot, m.path, m.flow_version
          FROM instances i JOIN machines m ON m.version = i.machine ${where} ORDER BY i.seq DESC LIMIT ?`,
       )
       .all(...(filter.status === undefined ? [] : [filter.status]), filter.limit ?? 50) as Row[];
@@ -388,7 +555,8 @@ export class SqliteStore {
       const row = this.db.prepare('SELECT snapshot, lease_owner FROM instances WHERE seq = ?').get(seq) as { snapshot: string; lease_owner: string | null };
       if (row.lease_owner !== null) return undefined;
       const next = update(JSON.parse(row.snapshot) as Snapshot);
-      this.statements.replaceSnapshot.run(JSON.stringify(next.snapshot), next.snapshot.status, next.snapshot.updatedAt, next.wakeAt, seq);
+      const { snapshot } = next;
+      this.statements.replaceSnapshot.run(JSON.stringify(snapshot), snapshot.machine, snapshot.status, snapshot.updatedAt, next.wakeAt, seq);
       for (const entry of next.journal) this.insertJournal(seq, entry);
       return next.result;
     }).immediate();
@@ -418,6 +586,7 @@ function instanceRowOf(row: Row): InstanceRow {
     status: row['status'] as InstanceStatus,
     wakeAt: row['wake_at'] as number | null,
     leaseOwner: row['lease_owner'] as string | null,
+    claimedAt: row['claimed_at'] as number | null,
     createdAt: row['created_at'] as number,
     updatedAt: row['updated_at'] as number,
     snapshot: JSON.parse(row['snapshot'] as string) as Snapshot,

@@ -5,8 +5,10 @@
  */
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+/** A JSON object: an instance's data, a patch, a payload. */
 export type JsonObject = { [key: string]: Json };
 
+/** `running` until no token is left (`completed`) or a step fails with nothing left to catch it (`failed`: a dead letter). */
 export type InstanceStatus = 'running' | 'completed' | 'failed';
 
 /** One instance of a machine: its data and its tokens. */
@@ -58,6 +60,7 @@ export interface Token {
   error?: ErrorInfo;
 }
 
+/** An error as the runtime keeps it: `name` is what retry and catch policies match. */
 export interface ErrorInfo {
   name: string;
   message: string;
@@ -133,7 +136,8 @@ export type JournalOutcome =
   | 'timed-out'
   | 'signal-buffered'
   | 'signal-ignored'
-  | 'retried';
+  | 'retried'
+  | 'upgraded';
 
 /** One append-only history row. */
 export interface JournalEntry {

@@ -38,7 +38,7 @@ function context(clock: HandClock, data: JsonObject, idempotencyKey: string, sle
     attempt: 1,
     visit: 1,
     idempotencyKey,
-    abortSignal: new AbortController().signal,
+    signal: new AbortController().signal,
     now: () => new Date(clock.now()),
     sleep: (until) => {
       if (replays > 0) {

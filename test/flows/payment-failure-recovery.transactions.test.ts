@@ -46,7 +46,7 @@ function handlerContext(data: JsonObject, idempotencyKey: string): HandlerContex
     attempt: 1,
     visit: 1,
     idempotencyKey,
-    abortSignal: new AbortController().signal,
+    signal: new AbortController().signal,
     now: () => new Date(START),
     sleep: () => new Promise(() => {}),
     waitFor: () => new Promise(() => {}),

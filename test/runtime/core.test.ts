@@ -157,15 +157,30 @@ describe('core', () => {
     script.golden('fork');
   });
 
-  it('follows the decision label matched trimmed and case-insensitively, and fails an unknown label listing the allowed ones', () => {
+  it('follows the decision label matched trimmed and case-insensitively', () => {
     const script = new Script(machineOf(DECISION, { retry: [NONE_JITTER] }));
-    const failed = script.step((s, at) => handled(s, at, decided('Maybe')));
-    expect(journal(failed)[0]).toMatchObject({ outcome: 'failed', detail: { error: { name: ENGINE_ERRORS.invalidLabel, message: 'decision n2 returned "Maybe"; its labels are "Yes", "No"' } } });
-    expect(script.snapshot.tokens[0]).toMatchObject({ state: 'backoff', attempt: 2, dueAt: script.at + 2000 });
-    script.step((_, at) => ({ type: 'wake', at: at + 1000 }));
     script.step((s, at) => handled(s, at, decided('  no ')));
     expect(script.snapshot.tokens[0]).toMatchObject({ node: 'n4', attempt: 1 });
     script.golden('decision');
+  });
+
+  it('fails an unknown label at once, with no retry and no catch route, naming the label and the allowed ones', () => {
+    const machine = machineOf(DECISION, { retry: [NONE_JITTER] });
+    machine.nodes['n2']!.catch = [{ errorEquals: ['States.ALL'], next: 'n4' }];
+    const script = new Script(machine);
+    const failed = script.step((s, at) => handled(s, at, decided('Maybe')));
+    expect(journal(failed)).toEqual([
+      expect.objectContaining({ outcome: 'dead-letter', node: 'n2', attempt: 1, detail: { error: { name: ENGINE_ERRORS.invalidLabel, message: 'decision n2 returned "Maybe"; its labels are "Yes", "No"' } } }),
+    ]);
+    expect(script.snapshot.status).toBe('failed');
+    expect(script.snapshot.tokens[0]).toMatchObject({ node: 'n2', state: 'failed', attempt: 1 });
+  });
+
+  it.each([ENGINE_ERRORS.invalidResult, ENGINE_ERRORS.handlerNotFound])('fails %s at once, though a retry policy matches every error', (name) => {
+    const script = new Script(machineOf(LINEAR, { retry: [NONE_JITTER] }));
+    const failed = script.step((s, at) => handled(s, at, threw(name)));
+    expect(journal(failed).map((e) => e.outcome)).toEqual(['dead-letter']);
+    expect(script.snapshot.status).toBe('failed');
   });
 
   it('retries with exponential backoff capped by maxDelaySeconds, then fails the instance as a dead letter, and retries it on request', () => {
