@@ -80,6 +80,7 @@ export function diagnostic(code: DiagnosticCode, message: string, range: Range):
   return { code, severity: DIAGNOSTIC_CODES[code].severity, message, range };
 }
 
+/** True when any diagnostic is an error (warnings do not count). */
 export function hasErrors(diagnostics: readonly Diagnostic[]): boolean {
   return diagnostics.some((d) => d.severity === 'error');
 }

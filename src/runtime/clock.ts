@@ -6,6 +6,7 @@ export interface Clock {
   sleepUntil(at: number, abort?: AbortSignal): Promise<void>;
 }
 
+/** The real time: what the engine reads unless given another clock. */
 export const wallClock: Clock = {
   virtual: false,
   now: () => Date.now(),
@@ -42,6 +43,7 @@ export class VirtualClock implements Clock {
     this.current = Math.max(this.current, at);
   }
 
+  /** Moves the time on by `milliseconds`, as a test does to let time pass between events. */
   advance(milliseconds: number): void {
     this.current += milliseconds;
   }
