@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
+import { bindingModuleBeside } from '../lib/binding-module';
 import { hasErrors } from '../lib/diagnostics';
 import { collectFlowFiles, InputError, writeFileAtomic } from '../lib/files';
 import type { ThemeName } from '../render/theme';
@@ -65,9 +66,19 @@ export async function runRender(paths: string[], options: RenderCommandOptions):
   if (renderable.length > 0) {
     // Loaded here, not at start-up: the other commands never pay for ELK and the SVG DOM.
     const { layout, renderSvg, renderPng } = await import('../render/index');
+    const { catchEdgesInSource, withCatchEdges } = await import('../compiler/catch-routes');
     for (const job of renderable) {
       const highlight = options.coverage === true || options.trace !== undefined ? await (await import('./testing')).highlightFor(job.file.flow!, options) : undefined;
-      const svg = await renderSvg(await layout(job.file.flow!), { theme: options.theme, ...(highlight !== undefined && { highlight }) });
+      // Catch routes are read from the binding module's text: loading it would run its imports.
+      const bindings = bindingModuleBeside(job.file.path);
+      const caught = bindings === undefined ? { edges: [], skipped: [] } : catchEdgesInSource(job.file.flow!, readFileSync(bindings, 'utf8'));
+      for (const note of caught.skipped) output.err(`${bindings}: ${note}\n`);
+      const flow = withCatchEdges(job.file.flow!, caught.edges);
+      const svg = await renderSvg(await layout(flow), {
+        theme: options.theme,
+        ...(highlight !== undefined && { highlight }),
+        ...(caught.edges.length > 0 && { catchEdges: caught.edges.map((edge) => edge.id) }),
+      });
       const written: string[] = [];
       if (job.svgPath === undefined) output.out(svg);
       else {

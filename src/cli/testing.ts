@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { FlowPath, PathsResult } from '../compiler/paths';
+import type { FlowPath, PathsOptions, PathsResult } from '../compiler/paths';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
 import type { RenderHighlight } from '../render/svg';
@@ -135,7 +135,7 @@ async function runPaths(file: string, options: { json?: boolean; max: number }):
   const flow = item.flow;
   const { flowPaths } = await import('../compiler/paths');
   const { coveredPathIndexes } = await import('../runtime/testing/scaffold');
-  const result = flowPaths(flow, { maxPaths: options.max, ...(item.machine !== undefined && { loopBounds: boundsOf(item.machine) }) });
+  const result = flowPaths(flow, { maxPaths: options.max, ...(await pathOptions(item)) });
   let covered = new Set<number>();
   if (item.scenarios.length > 0 && item.report.problems.length === 0) {
     const { runScenarios } = await import('../runtime/testing/suite');
@@ -171,17 +171,22 @@ function pathsText(flow: CompiledFlow, result: PathsResult, covered: Set<number>
   return lines.join('\n') + '\n';
 }
 
-/** `n1 → n2 → n9 [No] → n11 → n3`: a decision's label follows it. */
+/** `n1 → n2 → n9 [No] → n11 → n4 [catch GatewayTimeout] → n18`: the label a decision takes, or the catch route a step's errors take. */
 function describePath(flow: CompiledFlow, path: FlowPath): string {
-  let decision = 0;
+  const labels = new Map(flow.edges.map((edge) => [edge.id, (edge.label ?? '').trim()]));
+  const kinds = new Map(flow.nodes.map((node) => [node.id, node.kind]));
+  let caught = 0;
   return path.nodes
     .map((node, index) => {
-      const chosen = path.decisions[decision];
-      if (chosen !== undefined && chosen.node === node && index < path.nodes.length - 1) {
-        decision++;
-        return `${node} [${chosen.label}]`;
+      const edge = path.edges[index];
+      if (edge === undefined) return node;
+      const route = path.catches[caught];
+      if (!labels.has(edge) && route !== undefined && route.node === node) {
+        caught++;
+        const names = route.errors.filter((name) => name !== 'States.ALL');
+        return `${node} [catch${names.length === 0 || names.length < route.errors.length ? '' : ` ${names.join(', ')}`}]`;
       }
-      return node;
+      return kinds.get(node) === 'decision' ? `${node} [${labels.get(edge)}]` : node;
     })
     .join(' → ');
 }
@@ -196,6 +201,13 @@ function outcomeText(flow: CompiledFlow, path: FlowPath): string {
     case 'loop-exhausted':
       return `fails: ${path.outcome.loop} runs out when the token enters ${path.outcome.node} "${label}" again`;
   }
+}
+
+/** How `paths` and `--scaffold` list a flow's paths: with its binding's loop bounds and catch routes. */
+async function pathOptions(item: PreparedFlow): Promise<PathsOptions> {
+  if (item.machine === undefined) return {};
+  const { catchEdgesOf } = await import('../compiler/catch-routes');
+  return { loopBounds: boundsOf(item.machine), catchEdges: catchEdgesOf(item.machine) };
 }
 
 function boundsOf(machine: Machine): Record<string, number> {
@@ -275,7 +287,7 @@ async function scaffold(prepared: readonly PreparedFlow[]): Promise<void> {
   for (const item of prepared) {
     const { flow, report } = item;
     if (flow === undefined || report.coverage === undefined) continue;
-    const result = flowPaths(flow, item.machine === undefined ? {} : { loopBounds: boundsOf(item.machine) });
+    const result = flowPaths(flow, await pathOptions(item));
     const coveredEdges = new Set(report.coverage.edgeItems.filter((e) => e.hits > 0).map((e) => e.id));
     const chosen = pathsToScaffold(result.paths, coveredEdges, coveredPathIndexes(result.paths, traces(report)));
     if (chosen.length === 0) continue;

@@ -43,14 +43,101 @@ export function bindingKeyLocations(text: string, object: 'nodes' | 'loops' = 'n
     if (!isKeyToken(token) || token.value !== object || !isKeyPosition(tokens, index)) return;
     if (tokens[index + 1]?.value !== ':' || tokens[index + 2]?.value !== '{') return;
     objectAt ??= range(token);
-    for (const key of topLevelKeys(tokens, index + 2)) keys.set(key.value, [...(keys.get(key.value) ?? []), range(key)]);
+    for (const key of topLevelKeys(tokens, index + 2).map((at) => tokens[at]!)) keys.set(key.value, [...(keys.get(key.value) ?? []), range(key)]);
   });
   return { keys, ...(objectAt !== undefined && { object: objectAt }) };
 }
 
-/** The keys written at the top level of the object literal whose `{` is `tokens[open]`. */
-function topLevelKeys(tokens: readonly Token[], open: number): Token[] {
-  const keys: Token[] = [];
+/** A `catch:` route as a binding module writes it, read from its text without running it. */
+export interface WrittenCatchRoute {
+  /** The `nodes` key whose binding has the route: a node id or label. */
+  key: string;
+  /** The target node's id or label; absent when it is not written as a string. */
+  next?: string;
+  /** The error names it catches, when each is written as a string; absent for every error. */
+  errorEquals?: string[];
+  /** Where `catch` is written. */
+  range: Range;
+}
+
+/**
+ * The catch routes of a binding module's `nodes`, read from its text: `catch: 'n18'`,
+ * `catch: { next: …, errorEquals: [...] }` or a list of those. Reading the text rather than
+ * loading the module keeps drawing a flow from running its binding module's imports.
+ */
+export function catchRoutesInSource(text: string): WrittenCatchRoute[] {
+  const tokens = tokenize(text);
+  const at = lineIndex(text);
+  const routes: WrittenCatchRoute[] = [];
+  tokens.forEach((token, index) => {
+    if (!isKeyToken(token) || token.value !== 'nodes' || !isKeyPosition(tokens, index)) return;
+    if (tokens[index + 1]?.value !== ':' || tokens[index + 2]?.value !== '{') return;
+    for (const keyAt of topLevelKeys(tokens, index + 2)) {
+      const binding = valueAfter(tokens, keyAt);
+      if (tokens[binding]?.value !== '{') continue;
+      const catchAt = topLevelKeys(tokens, binding).find((i) => tokens[i]!.value === 'catch');
+      if (catchAt === undefined) continue;
+      const range = { start: at(tokens[catchAt]!.start), end: at(tokens[catchAt]!.end) };
+      for (const route of routesAt(tokens, valueAfter(tokens, catchAt))) routes.push({ key: tokens[keyAt]!.value, ...route, range });
+    }
+  });
+  return routes;
+}
+
+/** The index of the first token of a property's value (`key: value`); -1 for a method or shorthand. */
+function valueAfter(tokens: readonly Token[], keyAt: number): number {
+  return tokens[keyAt + 1]?.value === ':' ? keyAt + 2 : -1;
+}
+
+function routesAt(tokens: readonly Token[], at: number): { next?: string; errorEquals?: string[] }[] {
+  const token = tokens[at];
+  if (token === undefined) return [];
+  if (token.kind === 'string') return [{ next: token.value }];
+  if (token.value === '{') return [routeObject(tokens, at)];
+  if (token.value === '[') return elementsOf(tokens, at).flatMap((element) => (tokens[element]?.value === '{' ? [routeObject(tokens, element)] : [{}]));
+  return [{}];
+}
+
+function routeObject(tokens: readonly Token[], open: number): { next?: string; errorEquals?: string[] } {
+  const route: { next?: string; errorEquals?: string[] } = {};
+  for (const keyAt of topLevelKeys(tokens, open)) {
+    const value = valueAfter(tokens, keyAt);
+    const first = tokens[value];
+    if (first === undefined) continue;
+    if (tokens[keyAt]!.value === 'next' && first.kind === 'string' && isValueEnd(tokens[value + 1])) route.next = first.value;
+    if (tokens[keyAt]!.value === 'errorEquals' && first.value === '[') {
+      const names = elementsOf(tokens, value).map((element) => (tokens[element]!.kind === 'string' && isValueEnd(tokens[element + 1]) ? tokens[element]!.value : undefined));
+      if (names.every((name) => name !== undefined)) route.errorEquals = names as string[];
+    }
+  }
+  return route;
+}
+
+/** True after a whole value: the next token ends it (`,`, `}` or `]`). */
+function isValueEnd(token: Token | undefined): boolean {
+  return token !== undefined && [',', '}', ']'].includes(token.value);
+}
+
+/** The first token of each element of the array literal whose `[` is `tokens[open]`. */
+function elementsOf(tokens: readonly Token[], open: number): number[] {
+  const elements: number[] = [];
+  let depth = 0;
+  for (let i = open; i < tokens.length; i++) {
+    const token = tokens[i]!;
+    // An element starts right after the `[` or a `,` of this array, before any bracket it opens counts.
+    if (depth === 1 && (i - 1 === open || tokens[i - 1]!.value === ',') && token.value !== ']') elements.push(i);
+    if (token.kind === 'punct' && '{(['.includes(token.value)) depth++;
+    else if (token.kind === 'punct' && '})]'.includes(token.value)) {
+      depth--;
+      if (depth === 0) break;
+    }
+  }
+  return elements;
+}
+
+/** The indexes of the keys written at the top level of the object literal whose `{` is `tokens[open]`. */
+function topLevelKeys(tokens: readonly Token[], open: number): number[] {
+  const keys: number[] = [];
   let depth = 0;
   for (let i = open; i < tokens.length; i++) {
     const token = tokens[i]!;
@@ -60,14 +147,11 @@ function topLevelKeys(tokens: readonly Token[], open: number): Token[] {
       if (depth === 0) break;
     }
     if (depth !== 1 || !(tokens[i - 1]?.value === '{' || tokens[i - 1]?.value === ',') || i - 1 < open) continue;
-    let key = token;
-    let next = tokens[i + 1];
+    let key = i;
     // `async 'Wait a day'(ctx) { … }`, `get n9() { … }`: a modifier before the key.
-    if (token.kind === 'name' && ['async', 'get', 'set'].includes(token.value) && next !== undefined && isKeyToken(next)) {
-      key = next;
-      next = tokens[i + 2];
-    }
-    if (!isKeyToken(key)) continue;
+    if (token.kind === 'name' && ['async', 'get', 'set'].includes(token.value) && tokens[i + 1] !== undefined && isKeyToken(tokens[i + 1]!)) key = i + 1;
+    const next = tokens[key + 1];
+    if (!isKeyToken(tokens[key]!)) continue;
     if (next !== undefined && [':', '(', '<', ',', '}', '?'].includes(next.value)) keys.push(key);
   }
   return keys;

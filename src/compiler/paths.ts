@@ -1,4 +1,5 @@
 import { DEFAULT_LOOP_BOUND } from './bind';
+import type { CatchEdge } from './catch-routes';
 import type { CompiledFlow, FlowEdge } from './types';
 
 /** One route a token can take from a start: its nodes and edges in order, and how it ends. */
@@ -8,6 +9,8 @@ export interface FlowPath {
   edges: string[];
   /** Each decision on the way and the label it takes there, in order. */
   decisions: { node: string; label: string }[];
+  /** Each catch route on the way (its id is in `edges`): the step whose errors it caught, and the errors. */
+  catches: { node: string; to: string; errors: string[] }[];
   /**
    * `end`: an end circle; `dead-end`: a node with no outgoing edge that is not an end;
    * `loop-exhausted`: the token entered the loop's first node once more than its bound allows,
@@ -21,6 +24,8 @@ export interface PathsOptions {
   loopBounds?: Record<string, number>;
   /** Stop listing after this many paths. */
   maxPaths?: number;
+  /** The binding's catch routes, followed from their step like another way out of it. */
+  catchEdges?: readonly CatchEdge[];
 }
 
 export interface PathsResult {
@@ -36,7 +41,8 @@ export interface PathsResult {
 const DEFAULT_MAX_PATHS = 1000;
 
 /**
- * Every distinct route from each start to an end. A declared loop is bounded as at run time:
+ * Every distinct route from each start to an end, through the binding's catch routes when
+ * given them (as if the step's retries ran out with an error the route catches). A declared loop is bounded as at run time:
  * its first node can be entered `bound` times, and one more entry is listed as the path where
  * the loop runs out. A cycle through no loop's first node has no bound at run time; here it is
  * followed at most once around (a node on it appears at most twice), so the list is finite. At
@@ -45,6 +51,8 @@ const DEFAULT_MAX_PATHS = 1000;
 export function flowPaths(flow: CompiledFlow, options: PathsOptions = {}): PathsResult {
   const outgoing = new Map<string, FlowEdge[]>();
   for (const edge of flow.edges) outgoing.set(edge.from.node, [...(outgoing.get(edge.from.node) ?? []), edge]);
+  const catchesFrom = new Map<string, CatchEdge[]>();
+  for (const edge of options.catchEdges ?? []) catchesFrom.set(edge.from, [...(catchesFrom.get(edge.from) ?? []), edge]);
   const kinds = new Map(flow.nodes.map((node) => [node.id, node.kind]));
   const loopBounds: Record<string, number> = {};
   const headOf = new Map<string, string>();
@@ -60,6 +68,7 @@ export function flowPaths(flow: CompiledFlow, options: PathsOptions = {}): Paths
   const nodes: string[] = [];
   const edges: string[] = [];
   const decisions: FlowPath['decisions'] = [];
+  const catches: FlowPath['catches'] = [];
   const entries = new Map<string, number>();
 
   const record = (start: string, outcome: FlowPath['outcome']) => {
@@ -67,7 +76,7 @@ export function flowPaths(flow: CompiledFlow, options: PathsOptions = {}): Paths
       truncated = true;
       return;
     }
-    paths.push({ start, nodes: [...nodes], edges: [...edges], decisions: [...decisions], outcome });
+    paths.push({ start, nodes: [...nodes], edges: [...edges], decisions: [...decisions], catches: [...catches], outcome });
   };
 
   const visit = (start: string, node: string): void => {
@@ -104,13 +113,20 @@ export function flowPaths(flow: CompiledFlow, options: PathsOptions = {}): Paths
 
   const follow = (start: string, node: string): void => {
     const leaving = outgoing.get(node) ?? [];
-    if (kinds.get(node) === 'end' || leaving.length === 0) return record(start, { kind: kinds.get(node) === 'end' ? 'end' : 'dead-end', node });
+    if (kinds.get(node) === 'end' || leaving.length === 0) record(start, { kind: kinds.get(node) === 'end' ? 'end' : 'dead-end', node });
     const decision = kinds.get(node) === 'decision';
-    for (const edge of leaving) {
+    for (const edge of kinds.get(node) === 'end' ? [] : leaving) {
       edges.push(edge.id);
       if (decision) decisions.push({ node, label: (edge.label ?? '').trim() });
       visit(start, edge.to.node);
       if (decision) decisions.pop();
+      edges.pop();
+    }
+    for (const route of catchesFrom.get(node) ?? []) {
+      edges.push(route.id);
+      catches.push({ node, to: route.to, errors: route.errors });
+      visit(start, route.to);
+      catches.pop();
       edges.pop();
     }
   };

@@ -11,6 +11,8 @@ export interface RenderSvgOptions {
   theme?: ThemeName;
   /** Marks edges and nodes over the drawing: scenario coverage, or one instance's path. */
   highlight?: RenderHighlight;
+  /** Edges that are a binding's catch routes rather than the file's (see `withCatchEdges`): drawn dashed. */
+  catchEdges?: string[];
 }
 
 /**
@@ -24,6 +26,7 @@ export interface RenderHighlight {
 }
 
 const HIGHLIGHT_COLOURS = { taken: '#16a34a', missed: '#dc2626' } as const;
+const CATCH_DASHES = '2 3 8 3';
 const DIMMED_OPACITY = 0.35;
 
 // DejaVu Sans before the generic names: where Open Sans lacks a glyph (→, ✓), renderers that
@@ -67,8 +70,11 @@ export async function renderSvg(diagram: LaidOutDiagram, options: RenderSvgOptio
   drawLanes(canvas.group().attr({ class: 'lanes' }), diagram, theme);
   drawLoopFrames(canvas.group().attr({ class: 'loops' }), diagram.loops, theme);
   const edges = canvas.group().attr({ class: 'edges' });
+  const catchEdges = new Set(options.catchEdges ?? []);
   for (const edge of diagram.edges) {
     const path = drawEdge(edges, edge, theme);
+    // Dashed and dotted: a catch route is where errors go, not a line the analyst drew.
+    if (catchEdges.has(edge.id)) path.attr({ 'data-catch': 'true', 'stroke-dasharray': CATCH_DASHES });
     if (highlight !== undefined) markEdge(path, edge.id, highlight);
   }
   const nodes = canvas.group().attr({ class: 'nodes' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bindingKeyLocations } from '../../src/compiler/binding-keys';
+import { bindingKeyLocations, catchRoutesInSource } from '../../src/compiler/binding-keys';
 
 /** `line:column` of each range of a key. */
 function places(text: string, key: string): string[] {
@@ -47,5 +47,33 @@ describe('bindingKeyLocations', () => {
   it('gives a key written twice both places, and nothing for a module without nodes', () => {
     expect(places('export default { nodes: { a: 1 } };\nconst other = { nodes: { a: 2 } };\n', 'a')).toEqual(['1:27', '2:26']);
     expect(bindingKeyLocations('export default {};\n')).toEqual({ keys: new Map() });
+  });
+});
+
+describe('catchRoutesInSource', () => {
+  it('reads a target written as text, one object or a list, with error names when each is a string', () => {
+    const text = `export default defineBindings({
+  nodes: {
+    'Charge card': { handler: 'billing.retryPayment', catch: 'n18' },
+    Send: {
+      handler: 'webhook.send',
+      catch: [
+        { errorEquals: [ERRORS.attemptFailed], next: 'Response 2xx?' },
+        { next: 'Return 400', errorEquals: ['SyntaxError', "Refused"] },
+        { next: target },
+      ],
+    },
+    'Parse': { handler: 'webhook.parsePayload', retry: false, catch: { next: 'n14', errorEquals: ['SyntaxError'] } },
+    n9: (ctx) => { try { return 'Yes'; } catch { return 'No'; } },
+  },
+});
+`;
+    expect(catchRoutesInSource(text).map(({ key, next, errorEquals, range }) => ({ key, next, errorEquals, line: range.start.line }))).toEqual([
+      { key: 'Charge card', next: 'n18', errorEquals: undefined, line: 3 },
+      { key: 'Send', next: 'Response 2xx?', errorEquals: undefined, line: 6 },
+      { key: 'Send', next: 'Return 400', errorEquals: ['SyntaxError', 'Refused'], line: 6 },
+      { key: 'Send', next: undefined, errorEquals: undefined, line: 6 },
+      { key: 'Parse', next: 'n14', errorEquals: ['SyntaxError'], line: 12 },
+    ]);
   });
 });

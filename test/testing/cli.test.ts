@@ -285,6 +285,17 @@ describe('laneflow paths', () => {
     );
   });
 
+  it('lists the routes through the catch routes of the binding module beside the flow', () => {
+    const run = laneflow(['paths', `${fixtures}/charge.flow`]);
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain(`${fixtures}/charge.flow: 3 paths from n1 "Invoice due"`);
+    expect(run.stdout).toContain(' 1   n1 → n2 → n3\n     ends at n3 "Paid"');
+    expect(run.stdout).toContain(' 2   n1 → n2 [catch GatewayTimeout, CardDeclined] → n4 → n5\n     ends at n5 "Not paid"');
+    expect(run.stdout).toContain(' 3   n1 → n2 [catch] → n5\n     ends at n5 "Not paid"');
+    const json = JSON.parse(laneflow(['paths', `${fixtures}/charge.flow`, '--json']).stdout) as { paths: { edges: string[]; catches: unknown[] }[] };
+    expect(json.paths[1]).toMatchObject({ edges: ['n1->n2', 'n2-catch->n4', 'n4->n5'], catches: [{ node: 'n2', to: 'n4', errors: ['GatewayTimeout', 'CardDeclined'] }] });
+  });
+
   it('marks the paths the scenarios take', () => {
     const run = laneflow(['paths', `${fixtures}/refund.flow`]);
     expect(run.status).toBe(0);

@@ -15,13 +15,14 @@ import type { Trace } from './types';
  */
 export function pathsToScaffold(paths: readonly FlowPath[], coveredEdges: ReadonlySet<string>, coveredPaths: ReadonlySet<number>): number[] {
   const missing = new Set<string>();
-  for (const path of paths) for (const edge of path.edges) if (!coveredEdges.has(edge)) missing.add(edge);
+  for (const path of paths) if (path.catches.length === 0) for (const edge of path.edges) if (!coveredEdges.has(edge)) missing.add(edge);
   const chosen: number[] = [];
   while (missing.size > 0) {
     let best = -1;
     let gain = 0;
     paths.forEach((path, index) => {
-      if (coveredPaths.has(index) || chosen.includes(index)) return;
+      // A skeleton scripts decisions, not the errors that send a token down a catch route.
+      if (coveredPaths.has(index) || chosen.includes(index) || path.catches.length > 0) return;
       const adds = new Set(path.edges.filter((edge) => missing.has(edge))).size;
       if (adds > gain) [best, gain] = [index, adds];
     });
