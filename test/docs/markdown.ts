@@ -47,11 +47,23 @@ export function codeSpans(paragraphToken: Tokens.Paragraph): string[] {
   return paragraphToken.tokens.flatMap((t) => (t.type === 'codespan' ? [unescapeHtml((t as Tokens.Codespan).text)] : []));
 }
 
-/** The cells of the first table of a run of tokens, as written. */
+/** The cells of every table of a run of tokens whose first column is headed `firstHeader`, as written. */
+export function tables(tokens: readonly Token[], firstHeader: string): string[][][] {
+  return tokens
+    .filter((t): t is Tokens.Table => t.type === 'table' && (t as Tokens.Table).header[0]?.text === firstHeader)
+    .map((table) => table.rows.map((row) => row.map((cell) => cell.text)));
+}
+
+/** The cells of the first such table. */
 export function tableRows(tokens: readonly Token[], firstHeader: string): string[][] {
-  const table = tokens.find((t): t is Tokens.Table => t.type === 'table' && (t as Tokens.Table).header[0]?.text === firstHeader);
+  const [table] = tables(tokens, firstHeader);
   if (table === undefined) throw new Error(`no table headed "${firstHeader}"`);
-  return table.rows.map((row) => row.map((cell) => cell.text));
+  return table;
+}
+
+/** The names in backticks of a cell: `` `createdAt`, `updatedAt` `` gives both. */
+export function namesIn(cell: string): string[] {
+  return [...cell.matchAll(/`([A-Za-z-]+)`/g)].map((match) => match[1]!);
 }
 
 /** marked escapes `&<>"'` in code spans for HTML; the README's text is what a reader copies. */

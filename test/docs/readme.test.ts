@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { checkSource, declareTypes, DEFAULT_LOOP_BOUND, Engine, VirtualClock, type CompiledFlow, type FlowBindings, type HandlerContext, type JsonObject } from '../../src/index';
 import { repoRoot } from '../helpers/cases';
 import { laneflow } from '../helpers/cli';
-import { codeBlocks, codeSpans, paragraph, readmeTokens, section, tableRows } from './markdown';
+import { codeBlocks, codeSpans, namesIn, paragraph, readmeTokens, section, tableRows, tables } from './markdown';
 
 // Issue 13: the README's reference sections, checked as written. Their ```flow examples must
 // check with the diagnostics the text after each names, their ```ts examples must type-check
@@ -264,8 +264,14 @@ describe('README: Writing bindings', () => {
   });
 
   describe('what a handler returns', () => {
+    // Retries and catch routes on both: a mistake in the code must not use them.
     const returning = (charge: () => unknown, paid: () => unknown): FlowBindings => ({
-      nodes: { 'Charge card': { handler: charge as () => undefined, retry: false }, 'Paid?': { handler: paid as () => string, retry: false }, 'Review decline': () => undefined, 'Wait for card update': () => undefined },
+      nodes: {
+        'Charge card': { handler: charge as () => undefined, retry: { maxAttempts: 3, intervalSeconds: 1 }, catch: 'Review decline' },
+        'Paid?': { handler: paid as () => string, retry: { maxAttempts: 3, intervalSeconds: 1 }, catch: 'Review decline' },
+        'Review decline': () => undefined,
+        'Wait for card update': () => undefined,
+      },
     });
 
     it('merges patches as the README example says', async () => {
@@ -299,10 +305,13 @@ describe('README: Writing bindings', () => {
       ['a string', () => 'x', () => 'Yes', 'laneflow.InvalidResult'],
       ['a BigInt in the patch', () => ({ n: 1n }), () => 'Yes', 'laneflow.InvalidResult'],
       ['a label the diamond does not have', () => undefined, () => 'Maybe', 'laneflow.InvalidLabel'],
-    ])('fails the step on %s', async (_, charge, paid, error) => {
-      const { instance } = await run(checkoutFlow(), returning(charge, paid), {});
+    ])('fails the instance at once on %s, with no retry and no catch', async (_, charge, paid, error) => {
+      const { instance, runs } = await run(checkoutFlow(), returning(charge, paid), {});
       expect(instance.status).toBe('failed');
       expect(instance.snapshot.error!.name).toBe(error);
+      expect(runs['n6']).toBeUndefined();
+      expect(Object.values(runs)).not.toContain(2);
+      expect(readmeText).toContain('instance at once: no retry policy and no `catch` route applies');
     });
   });
 
@@ -313,4 +322,65 @@ describe('README: Writing bindings', () => {
     expect('data' in instance).toBe(false);
     expect(readmeText).toContain('`engine.instance(id).snapshot.data`');
   });
+});
+
+describe('README: laneflow inspect --json', () => {
+  const inspectSection = section(tokens, 'Instances as JSON: laneflow inspect --json');
+  const [listFields, summaryFields, detailFields] = tables(inspectSection, 'field').map((rows) => rows.map(([name, what]) => ({ names: namesIn(name!), what: what! })));
+  const fieldNames = (rows: { names: string[] }[]) => rows.flatMap((row) => row.names).sort();
+  const cellOf = (name: string) => detailFields!.find((row) => row.names.includes(name))!.what;
+  const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+  const TIME_FIELDS = new Set(['at', 'createdAt', 'updatedAt', 'wakeAt', 'dueAt', 'since', 'leaseUntil']);
+
+  /** Every time field anywhere in the output, which must be an ISO 8601 UTC string. */
+  function times(value: unknown, found: unknown[] = []): unknown[] {
+    if (Array.isArray(value)) for (const item of value) times(item, found);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, item] of Object.entries(value)) {
+        if (TIME_FIELDS.has(key) && !Array.isArray(item) && item !== null) found.push(item);
+        else times(item, found);
+      }
+    }
+    return found;
+  }
+
+  it('prints the fields the tables name, every time as an ISO 8601 UTC string', () => {
+    expect(inspectSection.map((t) => t.raw).join('')).toContain('Every time in this output is an ISO 8601 string in UTC');
+    const dir = scratch();
+    const db = join(dir, 'checkout.db');
+    writeFileSync(join(dir, 'checkout.flow'), checkoutBlock!.text);
+    writeFileSync(join(dir, 'checkout.bindings.ts'), bindingsBlock.text.replace("from 'laneflow'", `from ${JSON.stringify(`${repoRoot}src/runtime/define.ts`)}`));
+    const cli = (args: string[]) => laneflow(args, { cwd: dir, launcher: 'bin/laneflow.js' });
+    const input = JSON.stringify({ card: 'pm_card_declined', amountCents: 500 });
+    // On the wall clock the run returns while "Review decline" sleeps for an hour; on a virtual one it runs out of its loop.
+    expect(cli(['run', 'checkout.flow', '--db', db, '--input', input]).status).toBe(0);
+    expect(cli(['run', 'checkout.flow', '--db', db, '--clock', 'virtual', '--input', input]).status).toBe(1);
+
+    const list = JSON.parse(cli(['inspect', '--json', '--db', db]).stdout) as { counts: Record<string, number>; instances: Record<string, unknown>[] };
+    expect(Object.keys(list).sort()).toEqual(fieldNames(listFields!));
+    expect(list.counts).toEqual({ running: 1, completed: 0, failed: 1 });
+    const [failed, sleeping] = list.instances;
+    expect(failed!['status']).toBe('failed');
+    expect(Object.keys(failed!).sort()).toEqual(fieldNames(summaryFields!));
+    expect(failed).toMatchObject({ at: ['n4'], wakeAt: null, error: { name: 'laneflow.LoopExhausted' } });
+    expect(Object.keys(sleeping!).sort()).toEqual(fieldNames(summaryFields!).filter((name) => name !== 'error'));
+    expect(sleeping).toMatchObject({ status: 'running', at: ['n6'], wakeAt: expect.stringMatching(ISO_UTC) });
+
+    const detailOf = (id: unknown) => JSON.parse(cli(['inspect', String(id), '--json', '--db', db]).stdout) as Record<string, unknown>;
+    const sleepingDetail = detailOf(sleeping!['id']);
+    expect(Object.keys(sleepingDetail).sort()).toEqual([...fieldNames(summaryFields!).filter((name) => name !== 'error'), ...fieldNames(detailFields!)].sort());
+    const [token] = sleepingDetail['tokens'] as Record<string, unknown>[];
+    expect(token).toMatchObject({ node: 'n6', state: 'sleeping', dueAt: expect.stringMatching(ISO_UTC) });
+    const failedDetail = detailOf(failed!['id']);
+    for (const [field, detail] of [['tokens', sleepingDetail], ['journal', failedDetail], ['outbox', failedDetail]] as const) {
+      const rows = detail[field] as Record<string, unknown>[];
+      expect(rows.length, field).toBeGreaterThan(0);
+      for (const row of rows) for (const key of Object.keys(row)) expect(namesIn(cellOf(field)), `${field}.${key}`).toContain(key);
+    }
+    expect((failedDetail['outbox'] as { key: string; kind: string }[]).map((effect) => effect.key.endsWith(`:${effect.kind}`))).toEqual([true, true, true]);
+
+    const allTimes = [list, sleepingDetail, failedDetail].flatMap((output) => times(output));
+    expect(allTimes.length).toBeGreaterThan(20);
+    for (const time of allTimes) expect(time).toMatch(ISO_UTC);
+  }, 60_000);
 });
