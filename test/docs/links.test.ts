@@ -99,7 +99,7 @@ describe('README', () => {
     walkTokens(tokens, (token) => {
       if (token.type === 'link') links.push((token as Tokens.Link).href);
     });
-    expect(links).toEqual(expect.arrayContaining(['#the-flow-language', '#writing-bindings', '#diagnostics', '#api-reference']));
+    expect(links).toEqual(expect.arrayContaining(['#the-flow-language', '#writing-bindings', '#instances-as-json-laneflow-inspect---json', '#diagnostics', '#api-reference']));
   });
 });
 
