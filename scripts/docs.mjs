@@ -3,7 +3,7 @@
 // does not have: it comes from tools/api-docs/, a package of its own that holds TypeDoc with
 // the TypeScript 5 it supports, so `npx tsc` stays TypeScript 7.
 // Usage: node scripts/docs.mjs [--out <folder>]
-import { existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { Application } from '../tools/api-docs/node_modules/typedoc/dist/index.js';
@@ -12,8 +12,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/api' } } });
 const out = values.out;
 
-/** The modules a user imports: `laneflow`, and its `laneflow/testing` and `laneflow/webhooks` entry points when present. */
-const entryPoints = ['src/index.ts', 'src/testing.ts', 'src/webhooks.ts'].filter((path) => existsSync(new URL(`../${path}`, import.meta.url)));
+/** The modules a user imports: `laneflow`, `laneflow/testing` and `laneflow/webhooks` (package.json's exports). */
+const entryPoints = ['src/index.ts', 'src/testing.ts', 'src/webhooks.ts'];
 
 process.chdir(root);
 const app = await Application.bootstrap({

@@ -1,3 +1,9 @@
+/**
+ * `laneflow`: parse, check, format and render `.flow` diagrams; bind them to handlers
+ * (`defineBindings`) and run them durably on SQLite (`Engine`).
+ *
+ * @module laneflow
+ */
 export { parse, format, type FormatOptions } from './parser/index';
 export { compile, validate, SHAPES, SIDES } from './compiler/index';
 export type * from './parser/types';

@@ -2,6 +2,8 @@
  * `laneflow/webhooks`: Standard Webhooks (and Stripe-style) signing and verification, the
  * receiver that verifies, deduplicates and acknowledges incoming events, the bridge that starts
  * or signals a flow instance per event, and the sender with its delivery store.
+ *
+ * @module laneflow/webhooks
  */
 export {
   createWebhookBridge,
