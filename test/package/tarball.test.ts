@@ -1,7 +1,7 @@
 // laneflow as another project gets it: `npm pack` of this repository, installed from the tarball
 // into a fresh project with nothing of laneflow's source beside it. A strict bindings file that
 // imports `laneflow` and `laneflow/webhooks` must type-check under moduleResolution node16,
-// nodenext and bundler, and a flow bound by it must run, through the installed CLI and through
+// nodenext and bundler (and without strict mode), and a flow bound by it must run, through the installed CLI and through
 // the library. `npm test` builds dist/ first; this test packs what is there.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
