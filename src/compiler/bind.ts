@@ -32,11 +32,13 @@ export const DEFAULT_RETRY: RetryPolicy = {
 
 const JITTER_STRATEGIES: readonly RetryPolicy['jitterStrategy'][] = ['NONE', 'FULL', 'EQUAL', 'DECORRELATED'];
 
+/** How `bind` treats steps and decisions with no binding. */
 export interface BindOptions {
   /** Leave steps and decisions without a binding unbound instead of reporting them (for `compile` without bindings). */
   allowUnbound?: boolean;
 }
 
+/** What `bind` found: the diagnostics (FZ401–FZ413), and the machine when none is an error. */
 export interface BindResult {
   /** Present only when there are no errors. */
   machine?: Machine;

@@ -3,6 +3,7 @@ import { parse } from '../parser/parse';
 import type { FlowFile } from '../parser/types';
 import { compile, type CompileOptions, type CompileResult } from './compile';
 
+/** What `checkSource` found: the syntax tree, every diagnostic, and the flow when none is an error. */
 export interface CheckResult extends CompileResult {
   ast: FlowFile;
 }

@@ -4,6 +4,7 @@ import type { FlowFile } from '../parser/types';
 import type { CompiledFlow, EdgeEndpoint, FlowEdge, FlowLoop, FlowNode, NodeKind, Shape } from './types';
 import { edgeLabel, lastAttribute, validate, type Analysis, type DeclaredNode, type ResolvedEnd } from './validate';
 
+/** What `compile` found: the diagnostics, and the flow when none is an error. */
 export interface CompileResult {
   /** Present only when there are no errors. */
   flow?: CompiledFlow;

@@ -11,8 +11,10 @@ export interface Range {
   end: Position;
 }
 
+/** An error stops a flow from being compiled and run; a warning does not. */
 export type Severity = 'error' | 'warning';
 
+/** One problem found in a file: a stable `code` (the README's Diagnostics table), its severity, a message naming what is wrong, and where. */
 export interface Diagnostic {
   code: DiagnosticCode;
   severity: Severity;
@@ -74,6 +76,7 @@ export const DIAGNOSTIC_CODES = {
   FZ413: { severity: 'error', summary: 'node bound twice' },
 } as const satisfies Record<string, { severity: Severity; summary: string }>;
 
+/** `FZ100`…: every code laneflow reports, with its severity and summary in DIAGNOSTIC_CODES. */
 export type DiagnosticCode = keyof typeof DIAGNOSTIC_CODES;
 
 export function diagnostic(code: DiagnosticCode, message: string, range: Range): Diagnostic {
