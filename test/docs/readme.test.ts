@@ -186,6 +186,36 @@ describe('README: Writing bindings', () => {
     ]);
   });
 
+  it('starts the loop over on `laneflow retry`: 3 more charges, then laneflow.LoopExhausted again', async () => {
+    const e = engine();
+    let charges = 0;
+    const { machine } = e.deploy(checkoutFlow(), bindings, {
+      intercept: (ctx, handler) => {
+        if (ctx.node.id === 'n4') charges++;
+        return handler(ctx);
+      },
+    });
+    const id = e.start(machine!.version, { input: { card: 'pm_card_declined', amountCents: 500 } });
+    await e.runUntilIdle();
+    expect([e.instance(id)!.status, charges]).toEqual(['failed', 3]);
+    expect(readmeText).toContain('`laneflow retry <instance>` resumes it at that node with the loop\'s count started again');
+    e.retry(id);
+    await e.runUntilIdle();
+    expect([e.instance(id)!.status, e.instance(id)!.snapshot.error!.name, charges]).toEqual(['failed', 'laneflow.LoopExhausted', 6]);
+    e.close();
+  });
+
+  it("hands laneflow.LoopExhausted to the first node's catch route when it has one", async () => {
+    const withCancel = `${checkoutBlock!.text}\nSupport { # Support\n  n7: rectangle label:"Cancel order"\n  n8: circle label:"Order cancelled"\n  n7.handle(right) -> n8.handle(left)\n}\n`;
+    const nodes = bindings.nodes as Record<string, unknown>;
+    const { instance } = await run(checked(withCancel), {
+      nodes: { ...nodes, 'Charge card': { handler: nodes['Charge card'] as () => undefined, catch: 'Cancel order' }, 'Cancel order': (ctx: HandlerContext) => ({ cancelled: ctx.caught!.name }) },
+    }, { card: 'pm_card_declined', amountCents: 500 });
+    expect(instance.status).toBe('completed');
+    expect(instance.snapshot.data['cancelled']).toBe('laneflow.LoopExhausted');
+    expect(readmeText).toContain("the node's `catch` route takes it when one matches\n(`laneflow.LoopExhausted` or `States.ALL`)");
+  });
+
   it('completes at "Order paid" when the new card is signalled, even before the wait', async () => {
     const { instance } = await run(checkoutFlow(), bindings, { card: 'pm_card_declined', amountCents: 500 }, (e, id) => e.signal(id, 'card-updated', { card: 'pm_card_visa' }));
     expect(instance.status).toBe('completed');
