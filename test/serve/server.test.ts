@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -366,5 +366,64 @@ describe('laneflow serve: live reload', () => {
     mkdirSync(join(workspace.flows, 'later'));
     await events.until('"name":"later/new.flow"', 1, () => writeFileSync(join(workspace.flows, 'later', 'new.flow'), ORDER_FLOW));
     events.close();
+  });
+});
+
+describe('laneflow serve: the open file renamed or deleted on disk', () => {
+  let gone: Workspace;
+  let goneServer: RunningServer;
+  const at = (path: string) => new URL(path, goneServer.url).toString();
+  const put = async (name: string, body: unknown) => {
+    const response = await fetch(at(`/api/flow?name=${encodeURIComponent(name)}`), { method: 'PUT', headers: json, body: JSON.stringify(body) });
+    return { status: response.status, body: (await response.json()) as { error?: string; hash?: string } };
+  };
+
+  beforeAll(async () => {
+    gone = makeWorkspace();
+    goneServer = await serve(gone);
+  });
+
+  afterAll(async () => {
+    await goneServer.close();
+    gone.remove();
+  });
+
+  it('answers a save to a file that is no longer there with 410 and a sentence, writing nothing', async () => {
+    const loaded = (await (await fetch(at('/api/flow?name=order.flow'))).json()) as FlowDocument;
+    renameSync(join(gone.flows, 'order.flow'), join(gone.flows, 'order-renamed.flow'));
+    const edited = ORDER_FLOW.replace('Ship it', 'Ship it now');
+    const saved = await put('order.flow', { text: edited, base: loaded.hash });
+    expect(saved.status).toBe(410);
+    expect(saved.body.error).toBe('order.flow is no longer on disk (renamed or deleted): save your text under a new name, or create order.flow again');
+    expect(existsSync(join(gone.flows, 'order.flow'))).toBe(false);
+    // The page keeps drawing the text it holds.
+    const preview = await fetch(at('/api/preview'), { method: 'POST', headers: json, body: JSON.stringify({ name: 'order.flow', text: edited, theme: 'light' }) });
+    expect(preview.status).toBe(200);
+    expect(((await preview.json()) as Preview).svg).toContain('Ship it now');
+  });
+
+  it('saves the text under a new name, refusing a name that is taken or leads outside', async () => {
+    const text = ORDER_FLOW.replace('Ship it', 'Ship it now');
+    const created = await put('billing/kept.flow', { text, create: true });
+    expect(created.status).toBe(201);
+    expect(readFileSync(join(gone.flows, 'billing', 'kept.flow'), 'utf8')).toBe(text);
+    expect(created.body.hash).toMatch(/^[0-9a-f]{16}$/);
+    const taken = await put('order-renamed.flow', { text, create: true });
+    expect(taken.status).toBe(409);
+    expect(taken.body.error).toBe('order-renamed.flow already exists: choose another name');
+    expect(readFileSync(join(gone.flows, 'order-renamed.flow'), 'utf8')).toBe(ORDER_FLOW);
+    expect((await put('../outside.flow', { text, create: true })).status).toBe(400);
+    expect((await put('nowhere/new.flow', { text, create: true })).status).toBe(404);
+    expect((await put('notes.txt', { text, create: true })).status).toBe(400);
+    expect(existsSync(join(gone.root, 'outside.flow'))).toBe(false);
+  });
+
+  it('creates the file again under its own name', async () => {
+    const text = ORDER_FLOW.replace('Ship it', 'Ship it again');
+    const created = await put('order.flow', { text, create: true });
+    expect(created.status).toBe(201);
+    expect(readFileSync(join(gone.flows, 'order.flow'), 'utf8')).toBe(text);
+    const loaded = (await (await fetch(at('/api/flow?name=order.flow'))).json()) as FlowDocument;
+    expect(loaded.hash).toBe(created.body.hash);
   });
 });

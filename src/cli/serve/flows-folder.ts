@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { existsSync, linkSync, lstatSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { writeFileAtomic } from '../../lib/files';
 import { HttpError } from './http';
 
@@ -45,27 +45,77 @@ export class FlowsFolder {
 
   /** The file a name from the page stands for; an HttpError for any name that leaves the folder. */
   resolve(name: string): FlowFile {
-    if (name === '') throw new HttpError(400, 'name a .flow file');
-    if (name.includes('\0') || name.includes('\\')) throw new HttpError(400, 'a flow name cannot hold NUL or backslash characters');
-    if (isAbsolute(name)) throw new HttpError(400, 'a flow name is relative to the flows folder');
-    const segments = name.split('/');
-    if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
-      throw new HttpError(400, 'a flow name cannot hold empty, `.` or `..` segments');
-    }
-    if (segments.some((segment) => segment.startsWith('.'))) throw new HttpError(404, `no flow ${name}`);
-    if (!name.endsWith('.flow')) throw new HttpError(400, 'only .flow files are served');
+    const segments = checkedName(name);
     let real: string;
     try {
       real = realpathSync(join(this.root, ...segments));
     } catch {
       throw new HttpError(404, `no flow ${name}`);
     }
+    this.refuseOutside(name, real);
+    if (!statSync(real).isFile()) throw new HttpError(404, `${name} is not a file`);
+    return { name, path: real };
+  }
+
+  /**
+   * Where a new file of that name goes: its folder must exist inside this one (symlinks
+   * resolved) and the file must not exist yet.
+   */
+  resolveNew(name: string): FlowFile {
+    const segments = checkedName(name);
+    let folder: string;
+    try {
+      folder = realpathSync(join(this.root, ...segments.slice(0, -1)));
+    } catch {
+      throw new HttpError(404, `there is no folder for ${name} in the flows folder`);
+    }
+    if (folder !== this.root) this.refuseOutside(name, folder);
+    const path = join(folder, segments.at(-1)!);
+    if (existsSync(path) || isSymlink(path)) throw new HttpError(409, `${name} already exists: choose another name`);
+    return { name, path };
+  }
+
+  /** Whether a new file could take that name now (see `resolveNew`). */
+  isFree(name: string): boolean {
+    try {
+      this.resolveNew(name);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * A name the page may draw text under: a flow in the folder, or a name a new one could take
+   * (the open file renamed or deleted on disk); an HttpError for any other.
+   */
+  drawable(name: string): string {
+    return this.isFree(name) ? name : this.resolve(name).name;
+  }
+
+  /**
+   * Writes a new file whole, atomically, and only if the name is still free: the text goes to
+   * a temporary file that is then linked into place, which fails if another file got there first.
+   */
+  create(file: FlowFile, text: string): void {
+    if (text.includes('\0')) throw new HttpError(400, 'a .flow file cannot hold NUL characters');
+    const temporary = join(dirname(file.path), `.${basename(file.path)}.${process.pid}.${Date.now()}.tmp`);
+    try {
+      writeFileSync(temporary, text);
+      linkSync(temporary, file.path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new HttpError(409, `${file.name} already exists: choose another name`);
+      throw new HttpError(500, `cannot write ${file.name}: ${(error as Error).message}`);
+    } finally {
+      rmSync(temporary, { force: true });
+    }
+  }
+
+  private refuseOutside(name: string, real: string): void {
     const inside = relative(this.root, real);
     if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || isAbsolute(inside)) {
       throw new HttpError(403, `${name} leads outside the flows folder`);
     }
-    if (!statSync(real).isFile()) throw new HttpError(404, `${name} is not a file`);
-    return { name, path: real };
   }
 
   read(file: FlowFile): string {
@@ -83,6 +133,28 @@ export class FlowsFolder {
   write(file: FlowFile, text: string): void {
     if (text.includes('\0')) throw new HttpError(400, 'a .flow file cannot hold NUL characters');
     writeFileAtomic(file.path, text);
+  }
+}
+
+/** A name's segments once it is known to be a relative `.flow` path with no `.`, `..` or hidden segment. */
+function checkedName(name: string): string[] {
+  if (name === '') throw new HttpError(400, 'name a .flow file');
+  if (name.includes('\0') || name.includes('\\')) throw new HttpError(400, 'a flow name cannot hold NUL or backslash characters');
+  if (isAbsolute(name)) throw new HttpError(400, 'a flow name is relative to the flows folder');
+  const segments = name.split('/');
+  if (segments.some((segment) => segment === '' || segment === '.' || segment === '..')) {
+    throw new HttpError(400, 'a flow name cannot hold empty, `.` or `..` segments');
+  }
+  if (segments.some((segment) => segment.startsWith('.'))) throw new HttpError(404, `no flow ${name}`);
+  if (!name.endsWith('.flow')) throw new HttpError(400, 'only .flow files are served');
+  return segments;
+}
+
+function isSymlink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
   }
 }
 

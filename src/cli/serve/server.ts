@@ -115,15 +115,25 @@ function routes(folder: FlowsFolder, previewer: Previewer, instances: InstanceRe
     .post('/api/preview', async (request, response) => {
       checkSameOrigin(request.raw);
       const body = await readJson(request.raw, MAX_FLOW_BYTES);
-      const file = folder.resolve(stringField(body, 'name'));
-      const preview = await previewer.preview(file.name, stringField(body, 'text'), styleOf(body), request.aborted);
+      // Drawing the page's text needs no file: it goes on after the file is renamed on disk.
+      const name = folder.drawable(stringField(body, 'name'));
+      const preview = await previewer.preview(name, stringField(body, 'text'), styleOf(body), request.aborted);
       if (preview !== undefined) sendJson(response, 200, preview);
     })
     .put('/api/flow', async (request, response) => {
       checkSameOrigin(request.raw);
-      const file = flowOf(request);
+      const name = request.query.get('name') ?? '';
       const body = await readJson(request.raw, MAX_FLOW_BYTES);
       const text = stringField(body, 'text');
+      // Save as, or create again a file renamed or deleted on disk while its page was open.
+      if (body['create'] === true) {
+        const file = folder.resolveNew(name);
+        folder.create(file, text);
+        const result: SaveResult = { hash: textHash(text) };
+        sendJson(response, 201, result);
+        return;
+      }
+      const file = existingOrGone(folder, name);
       // The page names the version it edited; a file changed on disk since then is not
       // overwritten unless the page says so.
       const onDisk = textHash(folder.read(file));
@@ -135,8 +145,8 @@ function routes(folder: FlowsFolder, previewer: Previewer, instances: InstanceRe
     .post('/api/png', async (request, response) => {
       checkSameOrigin(request.raw);
       const body = await readJson(request.raw, MAX_FLOW_BYTES);
-      const file = folder.resolve(stringField(body, 'name'));
-      const png = await previewer.png(file.name, stringField(body, 'text'), styleOf(body));
+      const name = folder.drawable(stringField(body, 'name'));
+      const png = await previewer.png(name, stringField(body, 'text'), styleOf(body));
       if (png === undefined) throw new HttpError(422, 'a flow with errors cannot be exported');
       send(response, 200, 'image/png', png);
     })
@@ -206,6 +216,21 @@ function styleOf(body: Record<string, unknown>): DrawingStyle {
   if (missed !== undefined) marks.missed = missed;
   if (nodes !== undefined) marks.nodes = nodes;
   return { theme, highlight: marks };
+}
+
+/**
+ * The file a save names. One that was there when the page loaded it and is not now (renamed
+ * or deleted on disk) is 410 Gone, so the page can offer to keep the text under another name.
+ */
+function existingOrGone(folder: FlowsFolder, name: string): FlowFile {
+  try {
+    return folder.resolve(name);
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 404 && folder.isFree(name)) {
+      throw new HttpError(410, `${name} is no longer on disk (renamed or deleted): save your text under a new name, or create ${name} again`);
+    }
+    throw error;
+  }
 }
 
 /**

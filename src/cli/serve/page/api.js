@@ -31,6 +31,8 @@ export const api = {
   flow: (name, theme) => request('GET', `/api/flow?${query({ name, theme })}`),
   preview: (name, text, theme, highlight, signal) => request('POST', '/api/preview', { name, text, theme, highlight }, { signal }),
   save: (name, text, base, force = false) => request('PUT', `/api/flow?${query({ name })}`, { text, base, force }),
+  /** Writes a new file, refused (409) when the name is taken: Save as, or the open file made again. */
+  create: (name, text) => request('PUT', `/api/flow?${query({ name })}`, { text, create: true }),
   png: (name, text, theme, highlight) => request('POST', '/api/png', { name, text, theme, highlight }, { binary: true }),
   instances: (name) => request('GET', `/api/instances?${query({ name })}`),
   instance: (name, id) => request('GET', `/api/instance?${query({ name, id })}`),

@@ -42,6 +42,8 @@ const disk = { text: '', hash: '' };
 const theme = setUpThemeToggle($('theme'), () => requestPreview(0));
 /** The text of a save on its way, whose own change on disk must not look like someone else's. */
 let saving;
+/** Set when the file was renamed or deleted on disk while the page had it open. */
+let gone = false;
 
 const isDirty = () => editor.text !== disk.text;
 
@@ -52,8 +54,48 @@ function showSaveState(text, kind = '') {
 }
 
 function refreshSaveState() {
-  if (isDirty()) showSaveState('Edited, not saved', 'dirty');
+  if (gone) showSaveState('Not on disk: renamed or deleted', 'failed');
+  else if (isDirty()) showSaveState('Edited, not saved', 'dirty');
   else showSaveState('Saved');
+}
+
+/** The file is no longer on disk: the text stays in the editor, to be saved under a name. */
+function showGone() {
+  gone = true;
+  $('disk-notice').hidden = true;
+  $('gone-notice-text').textContent = `${name} is no longer on disk: it was renamed or deleted. Your text is still here.`;
+  if ($('gone-notice').hidden) $('save-as-name').value = name;
+  $('gone-notice').hidden = false;
+  refreshSaveState();
+}
+
+function notGone() {
+  gone = false;
+  $('gone-notice').hidden = true;
+}
+
+/** Writes the editor's text to a new file: `target` another name (then opens its page) or this one again. */
+async function create(target) {
+  const text = editor.text;
+  showSaveState('Saving…');
+  saving = text;
+  try {
+    const { hash } = await api.create(target, text);
+    if (target !== name) {
+      // The text is safe in the new file: leaving this page loses nothing.
+      disk.text = text;
+      location.assign(`/flow/${target.split('/').map(encodeURIComponent).join('/')}`);
+      return;
+    }
+    disk.text = text;
+    disk.hash = hash;
+    notGone();
+    refreshSaveState();
+  } catch (error) {
+    showSaveState(`Not saved: ${error.message}`, 'failed');
+  } finally {
+    saving = undefined;
+  }
 }
 
 function showPreview(preview) {
@@ -128,6 +170,11 @@ function showFlowDocument(flowDocument) {
 }
 
 async function save(force = false) {
+  if (gone) {
+    showGone();
+    $('save-as-name').focus();
+    return;
+  }
   if (!isDirty() && !force) return;
   const text = editor.text;
   showSaveState('Saving…');
@@ -142,7 +189,8 @@ async function save(force = false) {
     if (error instanceof ApiError && error.status === 409) {
       showDiskNotice('The file changed on disk since you loaded it. Your edits are not saved.');
       showSaveState('Not saved: the file changed on disk', 'failed');
-    } else showSaveState(`Not saved: ${error.message}`, 'failed');
+    } else if (error instanceof ApiError && error.status === 410) showGone();
+    else showSaveState(`Not saved: ${error.message}`, 'failed');
   } finally {
     saving = undefined;
   }
@@ -153,12 +201,22 @@ function showDiskNotice(text) {
   $('disk-notice').hidden = false;
 }
 
-/** The file changed on disk: an unedited page follows it; an edited one asks. */
+/** The file changed on disk: an unedited page follows it; an edited one asks; a vanished one says so. */
 async function followDisk() {
   let flowDocument;
   try {
     flowDocument = await api.flow(name, theme());
-  } catch {
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) showGone();
+    return;
+  }
+  if (gone) {
+    // Back on disk (renamed back, or made again elsewhere): compare with it as if just loaded.
+    notGone();
+    disk.text = flowDocument.text;
+    disk.hash = flowDocument.hash;
+    refreshSaveState();
+    if (isDirty()) showDiskNotice('The file is back on disk and differs from your text.');
     return;
   }
   if (flowDocument.hash === disk.hash || flowDocument.text === saving) return;
@@ -189,6 +247,13 @@ $('load-disk').addEventListener('click', async () => {
   await load();
 });
 $('overwrite').addEventListener('click', () => save(true));
+$('gone-notice').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const target = $('save-as-name').value.trim();
+  if (target === '') return;
+  create(target.endsWith('.flow') ? target : `${target}.flow`);
+});
+$('recreate').addEventListener('click', () => create(name));
 window.addEventListener('beforeunload', (event) => {
   if (isDirty()) event.preventDefault();
 });
