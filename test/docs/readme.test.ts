@@ -293,6 +293,42 @@ describe('README: Writing bindings', () => {
     });
   });
 
+  describe('the context', () => {
+    const steps = (wait: (ctx: HandlerContext) => unknown): FlowBindings => ({
+      nodes: { 'Charge card': () => undefined, 'Paid?': (ctx: HandlerContext) => (ctx.visit === 1 ? 'No' : 'Yes'), 'Review decline': () => undefined, 'Wait for card update': wait as () => undefined },
+    });
+
+    it('gives each run its own now(), and a waitFor without timeout waits for its signal however long', async () => {
+      const e = engine();
+      const runsAt: string[] = [];
+      const { machine } = e.deploy(checkoutFlow(), steps(async (ctx) => {
+        runsAt.push(ctx.now().toISOString());
+        await ctx.sleep('1h');
+        const update = await ctx.waitFor('card-updated');
+        return { got: update.received };
+      }));
+      const id = e.start(machine!.version, {});
+      await e.runUntilIdle();
+      expect(e.instance(id)!).toMatchObject({ status: 'running', wakeAt: null, snapshot: { tokens: [{ node: 'n2', state: 'waiting', signal: 'card-updated' }] } });
+      e.signal(id, 'card-updated', { card: 'pm_card_visa' });
+      await e.runUntilIdle();
+      expect(e.instance(id)!).toMatchObject({ status: 'completed', snapshot: { data: { got: true } } });
+      expect(runsAt).toEqual(['2025-01-01T00:00:00.000Z', '2025-01-01T01:00:00.000Z', '2025-01-01T01:00:00.000Z']);
+      expect(() => e.signal(id, 'card-updated')).toThrow(/only running instances take signals/);
+      e.close();
+    });
+
+    it('throws on an effect of the same kind emitted twice in one run, and fails the step on a bad duration', async () => {
+      const twice = await run(checkoutFlow(), steps((ctx) => {
+        ctx.emit('email.declined', {});
+        ctx.emit('email.declined', {});
+      }), {});
+      expect(twice.instance.snapshot.error!.message).toContain('emitted "email.declined" twice in one run');
+      const badDuration = await run(checkoutFlow(), steps((ctx) => ctx.sleep('2 days' as '2d')), {});
+      expect(badDuration.instance.snapshot.error!.message).toContain('is not a duration');
+    });
+  });
+
   describe('what a handler returns', () => {
     // Retries and catch routes on both: a mistake in the code must not use them.
     const returning = (charge: () => unknown, paid: () => unknown): FlowBindings => ({
