@@ -259,6 +259,21 @@ describe('laneflow test --scaffold', () => {
     expect(again.stdout).toContain('Scenarios: 2 passed, 2 total');
     expect(again.status).toBe(0);
   });
+
+  it('turns an empty `scenarios: []` into a list of skeletons, keeping the rest of the file', () => {
+    const folder = `${artifacts}/scaffold-empty`;
+    rmSync(`${repoRoot}${folder}`, { recursive: true, force: true });
+    mkdirSync(`${repoRoot}${folder}`, { recursive: true });
+    copyFileSync(`${repoRoot}${fixtures}/approval.flow`, `${repoRoot}${folder}/approval.flow`);
+    writeFileSync(`${repoRoot}${folder}/approval.bindings.ts`, readFileSync(`${repoRoot}${fixtures}/approval.bindings.ts`, 'utf8').replace('../../../src/', '../../../../src/'));
+    writeFileSync(`${repoRoot}${folder}/approval.scenarios.yaml`, '# mine\nscenarios: [] # none yet\nx-shared: 1\n');
+    expect(laneflow(['test', folder, '--scaffold']).status).toBe(0);
+    const text = readFileSync(`${repoRoot}${folder}/approval.scenarios.yaml`, 'utf8');
+    expect(text.startsWith('# mine\nscenarios:\n  # Skeleton for path 1')).toBe(true);
+    expect(text.endsWith('      end: n6\n# none yet\nx-shared: 1\n')).toBe(true);
+    const again = laneflow(['test', folder]);
+    expect(again.stdout).toContain('Scenarios: 2 passed, 2 total');
+  }, 60_000);
 });
 
 describe('laneflow paths', () => {

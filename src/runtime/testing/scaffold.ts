@@ -160,8 +160,9 @@ function insertScenarios(text: string, items: readonly string[]): string {
   const [start, end] = list.range;
   if (list.flow === true) {
     if (list.items.length > 0) throw new InputError('`scenarios:` is written as a flow list ([ … ]); write it as a block list (one `- name:` per scenario) to scaffold into it');
-    // `scenarios: []`: the empty brackets give way to the block list.
-    return `${text.slice(0, start)}\n${items.map(indent(2)).join('').replace(/\n$/, '')}${text.slice(end)}${text.slice(end) === '' ? '\n' : ''}`;
+    // `scenarios: []`: the empty brackets give way to the block list; the rest of their line follows it.
+    const rest = text.slice(end).replace(/^[ \t]*\n?/, '');
+    return `${text.slice(0, start).replace(/[ \t]+$/, '')}\n${items.map(indent(2)).join('')}${rest}`;
   }
   const width = lines.linePos(start).col - 1;
   const lineEnd = text.indexOf('\n', end - 1);
