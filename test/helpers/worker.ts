@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
+import { checkSource } from '../../src/index';
+import { Engine } from '../../src/runtime/engine';
+import type { JsonObject } from '../../src/runtime/types';
 import { repoRoot } from './cases';
 
 /** A `laneflow worker` process of the built CLI, as the process tests drive it. */
@@ -58,4 +62,41 @@ export function query<T>(path: string, sql: string, ...params: unknown[]): T[] {
 /** How many instances in the database have completed. */
 export function completedCount(db: string): number {
   return query<{ n: number }>(db, "SELECT COUNT(*) AS n FROM instances WHERE status = 'completed'")[0]!.n;
+}
+
+/** A database and a gateway file under `folder`, removed first with their WAL files. */
+export function freshFiles(folder: string, name: string): { db: string; gateway: string } {
+  const paths = { db: `${folder}${name}.db`, gateway: `${folder}${name}-gateway.db` };
+  for (const path of Object.values(paths)) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
+  return paths;
+}
+
+/** Deploys a flow with its binding module into `db` and starts one instance per input. */
+export async function startInstances(db: string, flowPath: string, bindingsPath: string, inputs: JsonObject[]): Promise<string[]> {
+  const engine = new Engine({ db });
+  try {
+    const { flow } = checkSource(flowPath, readFileSync(flowPath, 'utf8'));
+    const { machine } = await engine.deployModule(flow!, bindingsPath);
+    return engine.startMany(machine!.version, inputs.map((input) => ({ input })));
+  } finally {
+    engine.close();
+  }
+}
+
+/** Polls `condition` every 50 ms; throws naming `what` after `timeoutMs`. */
+export async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** A small seeded generator, so that a failing run's kill times can be reproduced. */
+export function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
+    return state / 2 ** 31;
+  };
 }

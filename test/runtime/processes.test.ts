@@ -1,12 +1,12 @@
 // Real worker processes (`node bin/laneflow.js worker`) on real SQLite files: killed with
 // SIGKILL mid-run, two at once on one database, stopped and restarted around a timer.
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkSource } from '../../src/index';
 import { Engine } from '../../src/runtime/engine';
 import { repoRoot } from '../helpers/cases';
 import { laneflow } from '../helpers/cli';
-import { completedCount, killWorkers, query, spawnWorker, type WorkerProcess } from '../helpers/worker';
+import { completedCount, freshFiles, killWorkers, query, seeded, spawnWorker, waitFor, type WorkerProcess } from '../helpers/worker';
 
 const folder = `${repoRoot}test/artifacts/processes/`;
 const fixtures = `${repoRoot}test/runtime/fixtures/`;
@@ -21,9 +21,7 @@ afterAll(() => {
 });
 
 function fresh(name: string): { db: string; gateway: string } {
-  const paths = { db: `${folder}${name}.db`, gateway: `${folder}${name}-gateway.db` };
-  for (const path of Object.values(paths)) for (const suffix of ['', '-wal', '-shm']) rmSync(path + suffix, { force: true });
-  return paths;
+  return freshFiles(folder, name);
 }
 
 /** Deploys the fixture flow with a binding module and starts `count` instances, every third one express. */
@@ -44,26 +42,9 @@ function worker(db: string, gateway: string, args: string[] = [], env: Record<st
 }
 
 
-async function waitFor(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
 /** The idempotency keys the fixture's side-effect steps must produce for each instance. */
 function expectedKeys(ids: string[]): string[] {
   return ids.flatMap((id, i) => ['n2', 'n3', i % 3 === 0 ? 'n5' : 'n6', 'n7', 'n8'].filter((n) => i % 3 === 0 || n !== 'n8').map((n) => `${id}:${n}:1`)).sort();
-}
-
-/** A small seeded generator, so that a failing run's kill times can be reproduced. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
-    return state / 2 ** 31;
-  };
 }
 
 describe('worker processes', () => {
