@@ -29,7 +29,7 @@ await build({
   // svgdom is bundled with fontkit replaced: see scripts/fontkit-disabled.mjs.
   alias: { chevrotain: './node_modules/chevrotain/lib/chevrotain.mjs', fontkit: './scripts/fontkit-disabled.mjs' },
   // Native addons, and packages that read their own files at run time, stay in node_modules.
-  external: ['better-sqlite3', 'tsx', '@resvg/resvg-js', 'elkjs', '@svgdotjs/svg.js'],
+  external: ['better-sqlite3', 'tsx', '@resvg/resvg-js', 'elkjs', '@svgdotjs/svg.js', 'esbuild', 'pino', 'pino-pretty'],
   banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   logLevel: 'warning',
 });

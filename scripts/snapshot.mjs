@@ -19,7 +19,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 // stackTraceLimit is re-installed: neither matters, so neither is shown at every build.
 const KNOWN_NOISE = [/built-in module "node:child_process"/, /^It may still work in some cases/, /^To request support for the module/, /^\(Use `node --trace-warnings/, /^Deleting Error\.stackTraceLimit from the snapshot/];
 
-const EXTERNAL = ['better-sqlite3', '@resvg/resvg-js'];
+const EXTERNAL = ['better-sqlite3', '@resvg/resvg-js', 'pino', 'pino-pretty'];
 
 /**
  * In a CommonJS bundle esbuild leaves `import('pkg')` of an external package or a built-in

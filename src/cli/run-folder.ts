@@ -75,14 +75,14 @@ async function runFlow(file: string, bindingsPath: string | undefined, input: Js
     const { id, startedAt, sandboxNote } = await runInstance(engine, machine, input, options);
     const instance = engine.instance(id)!;
     const endedAt = engine.clock.virtual ? engine.clock.now() : instance.updatedAt;
-    output.out(`${name}: ${id} ${describeState(instance)}\n`);
+    output.out(`${name}: ${id} ${describeState(instance, machine)}\n`);
     if (sandboxNote !== undefined) output.out(`  ${sandboxNote}\n`);
     output.out(`  ${engine.clock.virtual ? 'virtual time' : 'time'}: ${iso(startedAt)} → ${iso(endedAt)} (${span(endedAt - startedAt)})\n`);
     const effects = effectList(instance);
     output.out(effects === '' ? '  effects: none\n' : effects.replace(/^(?=.)/gm, '  '));
     if (instance.status === 'failed') return 'failed';
     return instance.status === 'completed' ? 'completed' : 'waiting';
-  }, clock === undefined ? {} : { clock });
+  }, clock === undefined ? { creates: true } : { clock, creates: true });
 }
 
 /** A duration in the largest whole units: `30d 2h`, `5m`, `0s`. */

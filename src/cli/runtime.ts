@@ -1,9 +1,10 @@
-import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
-import { basename } from 'node:path';
+import { Option, type Command } from 'commander';
+import { existsSync, rmSync, statSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import type { CompiledFlow, Machine } from '../compiler/types';
 import { InputError, readSource, writeFileAtomic } from '../lib/files';
 import { formatDiagnostic } from '../lib/report';
+import { didYouMean } from '../lib/suggest';
 import type { Clock } from '../runtime/clock';
 import type { Duration, FlowBindings, HandlerDefinition } from '../runtime/define';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, durationMs } from '../runtime/duration';
@@ -12,6 +13,7 @@ import type { InstanceRow } from '../runtime/sqlite-store';
 import type { Json, JsonObject } from '../runtime/types';
 import { checkFiles, printDiagnostics } from './check';
 import { EXIT_PROBLEMS, output } from './output';
+import type { LogFormat } from './worker-log';
 
 const DEFAULT_DB = '.laneflow/laneflow.db';
 
@@ -69,6 +71,7 @@ export function registerRuntimeCommands(program: Command): void {
     .option('--poll <ms>', 'how often an idle worker looks for new work', positiveInteger, 250)
     .option('--step-timeout <duration>', 'how long a step may run when its binding sets no timeout (real time)', DEFAULT_STEP_TIMEOUT)
     .option('--drain <duration>', 'on SIGINT/SIGTERM, how long to wait for the steps in hand before letting them go to another worker', DEFAULT_DRAIN_TIMEOUT)
+    .addOption(new Option('--log <format>', 'a line per step, for a person or as JSON lines (default: pretty on a terminal, else json)').choices(['pretty', 'json']))
     .action(async (options: WorkerOptions) => {
       process.exitCode = await runWorker(options);
     });
@@ -116,7 +119,7 @@ export function registerRuntimeCommands(program: Command): void {
       const payload = options.payload === undefined ? null : parseJson(options.payload, '--payload');
       await withEngine(options.db, (engine) => {
         engine.signal(instance, name, payload);
-        output.out(`signal "${name}" sent to ${engine.instance(instance)!.id}\n`);
+        output.out(signalReport(engine.instance(instance)!, name, engine.machine(engine.instance(instance)!.machine)));
       }, { mustExist: true });
     });
 
@@ -151,6 +154,7 @@ interface WorkerOptions {
   poll: number;
   stepTimeout: string;
   drain: string;
+  log?: LogFormat;
 }
 
 interface UpgradeOptions {
@@ -220,24 +224,34 @@ async function runRun(file: string, options: RunOptions): Promise<number> {
   const input = inputOf(options);
   const clock = await clockOf(options.clock);
   return withEngine(options.db, async (engine) => {
-    const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
-    printBindDiagnostics(file, diagnostics);
-    if (machine === undefined) return EXIT_PROBLEMS;
     if (options.detach === true) {
-      const id = engine.start(machine.version, { input, ...(options.start !== undefined && { start: options.start }) });
+      // Deployed before with the same code: no need to load the module to start another.
+      const version = (await engine.deployedVersion(flow, bindingsPath)) ?? (await deployOrReport(engine, file, flow, bindingsPath));
+      if (version === undefined) return EXIT_PROBLEMS;
+      const id = engine.start(version, { input, ...(options.start !== undefined && { start: options.start }) });
       output.out(`${id}: started; \`laneflow worker --db ${options.db}\` runs it\n`);
       return 0;
     }
+    const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
+    printBindDiagnostics(file, diagnostics);
+    if (machine === undefined) return EXIT_PROBLEMS;
     const { id, startedAt, sandboxNote } = await runInstance(engine, machine, input, options);
     const instance = engine.instance(id)!;
-    output.out(`${id}: ${describeState(instance)}\n`);
+    output.out(`${id}: ${describeState(instance, machine)}\n`);
     if (sandboxNote !== undefined) output.out(`${sandboxNote}\n`);
     if (engine.clock.virtual) output.out(`virtual clock: ${iso(startedAt)} → ${iso(engine.clock.now())}\n`);
     output.out(JSON.stringify(instance.snapshot.data, null, 2) + '\n');
     output.out(effectList(instance));
     if (instance.status === 'running') output.out(`\`laneflow worker --db ${options.db}\` continues it\n`);
     return instance.status === 'failed' ? EXIT_PROBLEMS : 0;
-  }, clock === undefined ? {} : { clock });
+  }, clock === undefined ? { creates: true } : { clock, creates: true });
+}
+
+/** Deploys a flow with its binding module, printing the binding's diagnostics; the version, or undefined when it does not bind. */
+async function deployOrReport(engine: Engine, file: string, flow: CompiledFlow, bindingsPath: string): Promise<string | undefined> {
+  const { machine, diagnostics } = await engine.deployModule(flow, bindingsPath);
+  printBindDiagnostics(file, diagnostics);
+  return machine?.version;
 }
 
 /**
@@ -387,6 +401,9 @@ async function runDry(file: string, flow: CompiledFlow, bindingsPath: string | u
 async function runWorker(options: WorkerOptions): Promise<number> {
   const stepTimeout = durationOption(options.stepTimeout, '--step-timeout');
   const drainTimeout = durationOption(options.drain, '--drain');
+  const { openWorkerLog, logStep } = await import('./worker-log');
+  const log = await openWorkerLog(options.log);
+  const worker = `laneflow worker ${process.pid}`;
   return withEngine(
     options.db,
     async (engine) => {
@@ -395,24 +412,24 @@ async function runWorker(options: WorkerOptions): Promise<number> {
       const onSignal = (name: NodeJS.Signals) => {
         signals++;
         if (signals === 1) {
-          output.err(`laneflow worker ${process.pid}: ${name}: finishing the steps in hand (up to ${options.drain}); send it again to exit at once\n`);
+          log.info(`${worker}: ${name}: finishing the steps in hand (up to ${options.drain}); send it again to exit at once`);
           stop.abort();
           return;
         }
         // A second signal: hand every instance held on to another worker now, and go.
         engine.releaseLeases();
-        output.err(`laneflow worker ${process.pid}: ${name} again: let go of the steps in hand and exited\n`);
+        log.warn(`${worker}: ${name} again: let go of the steps in hand and exited`);
         process.exit(EXIT_PROBLEMS);
       };
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       try {
         const summary = await engine.work(stop.signal, {
-          onStarted: (versions) => output.err(`laneflow worker ${process.pid}: running due work from ${options.db} (${versions.length} version${versions.length === 1 ? '' : 's'} loaded)\n`),
+          onStarted: (versions) => log.info(`${worker}: running due work from ${options.db} (${versions.length} version${versions.length === 1 ? '' : 's'} loaded)`),
         });
         const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
         const abandoned = summary.abandoned === 0 ? '' : `; ${plural(summary.abandoned, 'step')} still running after ${options.drain} let go to another worker`;
-        output.err(`laneflow worker ${process.pid}: stopped after ${plural(summary.steps, 'step')}; ${plural(summary.finished, 'instance')} finished${abandoned}\n`);
+        log.info(`${worker}: stopped after ${plural(summary.steps, 'step')}; ${plural(summary.finished, 'instance')} finished${abandoned}`);
         // A step that never settled may hold the event loop open (a socket, a timer): the worker exits all the same.
         if (summary.abandoned > 0) setTimeout(() => process.exit(), 100).unref();
       } finally {
@@ -422,13 +439,18 @@ async function runWorker(options: WorkerOptions): Promise<number> {
       return 0;
     },
     // A worker on a database nothing has been started in would wait forever on a file it made.
-    { batchSize: options.batch, leaseMs: options.lease, pollMs: options.poll, stepTimeout, drainTimeout, mustExist: true, onVersionRefused: refusedVersionLog },
+    {
+      batchSize: options.batch,
+      leaseMs: options.lease,
+      pollMs: options.poll,
+      stepTimeout,
+      drainTimeout,
+      mustExist: true,
+      onStep: (step) => logStep(log, step),
+      onVersionRefused: (version, reason) =>
+        log.warn(`${worker}: instances of version ${version} wait for a worker with their code: ${reason} (\`laneflow upgrade --from ${version}\` moves them to the current code)`),
+    },
   );
-}
-
-/** The worker's word on a version whose instances it leaves alone. */
-function refusedVersionLog(version: string, reason: string): void {
-  output.err(`laneflow worker ${process.pid}: instances of version ${version} wait for a worker with their code: ${reason} (\`laneflow upgrade --from ${version}\` moves them to the current code)\n`);
 }
 
 async function runVersions(options: { db: string; json?: boolean }): Promise<number> {
@@ -543,10 +565,15 @@ async function runInspect(instanceId: string | undefined, options: InspectOption
 export async function withEngine<T>(
   db: string,
   run: (engine: Engine) => T | Promise<T>,
-  options: Omit<EngineOptions, 'db'> & { mustExist?: boolean } = {},
+  options: Omit<EngineOptions, 'db'> & { mustExist?: boolean; creates?: boolean } = {},
 ): Promise<T> {
-  const { mustExist, ...tuning } = options;
+  const { mustExist, creates, ...tuning } = options;
   if (mustExist === true && !existsSync(db)) throw new InputError(`there is no database at ${db} (\`laneflow run\` creates it)`);
+  const isNew = db !== ':memory:' && !existsSync(db);
+  // A typo in --db must not make a folder and a database somewhere: only the default's folder is made.
+  if (creates === true && isNew && db !== DEFAULT_DB && !existsSync(dirname(db))) {
+    throw new InputError(`there is no folder ${dirname(db)} for the database ${db}: create it first (only ${dirname(DEFAULT_DB)}/ is made when missing)`);
+  }
   const { Engine } = await import('../runtime/engine');
   let engine: Engine;
   try {
@@ -557,7 +584,11 @@ export async function withEngine<T>(
   try {
     return await run(engine);
   } finally {
+    // A run that started nothing (a binding module that does not load, bindings with errors)
+    // leaves no database it made behind.
+    const { running, completed, failed } = engine.counts();
     engine.close();
+    if (creates === true && isNew && running + completed + failed === 0) for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
   }
 }
 
@@ -571,9 +602,12 @@ export function printBindDiagnostics(file: string, diagnostics: Parameters<typeo
   }
 }
 
-export function describeState(instance: InstanceRow): string {
+export function describeState(instance: InstanceRow | InstanceDetails, machine?: Machine): string {
   const { snapshot } = instance;
-  if (snapshot.status === 'completed') return 'completed';
+  if (snapshot.status === 'completed') {
+    const ends = 'journal' in instance ? instance.journal.filter((e) => e.outcome === 'ended').map((e) => nodeName(e.node, machine)) : [];
+    return ends.length === 0 ? 'completed' : `completed at ${[...new Set(ends)].join(', ')}`;
+  }
   if (snapshot.status === 'failed') return `failed: ${snapshot.error?.name}: ${snapshot.error?.message} (\`laneflow retry ${instance.id}\` retries it)`;
   const waits = snapshot.tokens.map((t) => {
     if (t.state === 'sleeping') return `${t.node} sleeping until ${iso(t.dueAt!)}`;
@@ -593,6 +627,25 @@ function inProgressOf(instance: InstanceRow): { worker: string; since: string | 
     leaseUntil: instance.wakeAt === null ? null : iso(instance.wakeAt),
     nodes: instance.snapshot.tokens.filter((t) => t.state === 'ready').map((t) => t.node),
   };
+}
+
+/** A node as messages name it: its id, with its label in quotes when it has one. */
+function nodeName(id: string, machine: Machine | undefined): string {
+  const label = machine?.nodes[id]?.label ?? '';
+  return label === '' ? id : `${id} "${label}"`;
+}
+
+/**
+ * What `laneflow signal` did: resumed the step waiting for it, or, when none waits for that name
+ * now, only buffered it for a later `waitFor` — with a likely misspelling named.
+ */
+function signalReport(instance: InstanceRow, name: string, machine: Machine | undefined): string {
+  const waiting = instance.snapshot.tokens.filter((t) => t.state === 'waiting');
+  const resumed = waiting.find((t) => t.signal === name);
+  if (resumed !== undefined) return `signal "${name}" sent to ${instance.id}: ${nodeName(resumed.node, machine)} was waiting for it and resumes\n`;
+  const names = waiting.map((t) => t.signal!);
+  const now = waiting.length === 0 ? 'no step waits for a signal now' : `it waits for ${waiting.map((t) => `"${t.signal}" at ${nodeName(t.node, machine)}`).join(', ')}`;
+  return `signal "${name}" buffered for ${instance.id}, not delivered: ${now}${didYouMean(name, names)}; a step that waits for "${name}" later gets it at once\n`;
 }
 
 function summaryOf(instance: InstanceRow) {
@@ -625,7 +678,7 @@ function timeline(instance: InstanceDetails, machine: Machine | undefined): stri
   const lines = [
     `instance ${instance.id}`,
     `flow     ${instance.flowPath} (version ${instance.flowVersion}, machine ${instance.machine})`,
-    `status   ${describeState(instance)}`,
+    `status   ${describeState(instance, machine)}`,
     `started  ${iso(instance.createdAt)}   updated ${iso(instance.updatedAt)}`,
   ];
   const running = inProgressOf(instance);

@@ -6,7 +6,7 @@ import type { BindingSpec, NodeBindingSpec, RetryPolicy } from '../compiler/type
 import { InputError } from '../lib/files';
 import { BUILTIN_PACKS, CATALOG_ONLY, type PackEnvironment } from './builtins';
 import type { AnyFlow, CatchInput, Duration, FlowBindings, HandlerDefinition, RetryInput } from './define';
-import { inlineCodeHash } from './code-version';
+import { inlineCodeHash, syntaxErrorIn } from './code-version';
 import { durationMs } from './duration';
 import { HandlerRegistry, type HandlerFunction } from './registry';
 import { importAtRunTime } from '../lib/import-at-run-time';
@@ -40,7 +40,9 @@ export async function loadBindingsModule(path: string): Promise<FlowBindings> {
     const { tsImport } = (await importAtRunTime('tsx/esm/api')) as typeof import('tsx/esm/api');
     module = (await tsImport(pathToFileURL(absolute).href, import.meta.url)) as { default?: unknown };
   } catch (error) {
-    throw new InputError(`cannot load the binding module ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    // Node's SyntaxError names no position for a module; esbuild's parse of the same files does.
+    const syntax = error instanceof SyntaxError ? await syntaxErrorIn(path) : undefined;
+    throw new InputError(`cannot load the binding module ${path}: ${syntax ?? (error instanceof Error ? error.message : String(error))}`);
   }
   // tsx may wrap a CommonJS-looking default export once more.
   let exported = module.default;

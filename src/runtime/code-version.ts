@@ -14,10 +14,27 @@ import type { FlowBindings, HandlerDefinition } from './define';
  * uses to load the module) finds the imports, type-only ones left out.
  */
 export async function moduleCodeHash(bindingsPath: string): Promise<string> {
-  const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
   const entry = resolve(bindingsPath);
   const folder = dirname(entry);
-  let inputs: string[];
+  const found = await localModules(entry);
+  if (typeof found === 'string') throw new InputError(`cannot load the binding module ${bindingsPath}: ${found}`);
+  const hash = createHash('sha256');
+  for (const file of found.map((input) => ({ input, name: relative(folder, input) })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    hash.update(`${file.name}\0`).update(readFileSync(file.input)).update('\0');
+  }
+  return hash.digest('hex').slice(0, 16);
+}
+
+/** The first syntax error in a binding module or the local modules it imports, as `file:line:column: text`; undefined when esbuild finds none. */
+export async function syntaxErrorIn(bindingsPath: string): Promise<string | undefined> {
+  const found = await localModules(resolve(bindingsPath));
+  return typeof found === 'string' ? found : undefined;
+}
+
+/** The absolute paths of a module and the local modules it imports, or esbuild's first error. */
+async function localModules(entry: string): Promise<string[] | string> {
+  const esbuild = createRequire(import.meta.url)('esbuild') as typeof Esbuild;
+  const folder = dirname(entry);
   try {
     const { metafile } = await esbuild.build({
       entryPoints: [entry],
@@ -30,15 +47,10 @@ export async function moduleCodeHash(bindingsPath: string): Promise<string> {
       format: 'esm',
       logLevel: 'silent',
     });
-    inputs = Object.keys(metafile.inputs).map((input) => resolve(folder, input));
+    return Object.keys(metafile.inputs).map((input) => resolve(folder, input));
   } catch (error) {
-    throw new InputError(`cannot read the code of ${bindingsPath}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`);
+    return buildError(error);
   }
-  const hash = createHash('sha256');
-  for (const file of inputs.map((input) => ({ input, name: relative(folder, input) })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    hash.update(`${file.name}\0`).update(readFileSync(file.input)).update('\0');
-  }
-  return hash.digest('hex').slice(0, 16);
 }
 
 /**
@@ -58,4 +70,12 @@ export function inlineCodeHash(bindings: FlowBindings<never, unknown> | FlowBind
   add('handlers', bindings.handlers);
   (bindings.packs ?? []).forEach((pack, index) => add(`packs.${index}.${pack.name}`, pack.handlers as Record<string, HandlerDefinition>));
   return hash.digest('hex').slice(0, 16);
+}
+
+/** esbuild's first error with its position (1-based column), or the error's message. */
+function buildError(error: unknown): string {
+  const first = (error as { errors?: Esbuild.Message[] }).errors?.[0];
+  if (first === undefined) return error instanceof Error ? error.message : String(error);
+  const where = first.location === null ? '' : `${first.location.file}:${first.location.line}:${first.location.column + 1}: `;
+  return `${where}${first.text}`;
 }

@@ -12,7 +12,7 @@ import { moduleCodeHash } from './code-version';
 import { begin, nextWake, transition } from './core';
 import type { AnyFlow, Duration, FlowBindings, FlowShape } from './define';
 import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, durationMs } from './duration';
-import { Executor, type DrainSummary } from './executor';
+import { Executor, type DrainSummary, type StepReport } from './executor';
 import { MachineCatalog } from './machines';
 import type { HandlerInterceptor } from './registry';
 import { SqliteStore, type InstanceRow, type StoreOptions, type StoredJournalEntry, type StoredOutboxEffect, type VersionRow, type WorkerRow } from './sqlite-store';
@@ -38,6 +38,8 @@ export interface EngineOptions extends StoreOptions {
   newId?: () => string;
   /** Told once of each version whose instances this engine cannot run, and why (default: a process warning). */
   onVersionRefused?: (version: string, reason: string) => void;
+  /** Told of every handler run and what came of it (`laneflow worker` logs these). */
+  onStep?: (step: StepReport) => void;
 }
 
 
@@ -118,6 +120,7 @@ export class Engine {
       batchSize: options.batchSize ?? 1000,
       pollMs: options.pollMs ?? 250,
       random: options.random ?? Math.random,
+      ...(options.onStep !== undefined && { onStep: options.onStep }),
     });
   }
 
@@ -146,6 +149,15 @@ export class Engine {
     const bindings = await loadBindingsModule(bindingsPath);
     const code = await moduleCodeHash(bindingsPath);
     return this.deploy(flow, bindings, { ...options, bindingsPath, code });
+  }
+
+  /**
+   * The version deployed earlier from this flow and this binding module's current code, found
+   * without loading the module (only its files are hashed): what `laneflow run --detach` starts
+   * an instance of, so that starting many costs no module load each. Undefined when there is none.
+   */
+  async deployedVersion(flow: CompiledFlow, bindingsPath: string): Promise<string | undefined> {
+    return this.store.deployedFrom(flow.version, resolve(bindingsPath), await moduleCodeHash(bindingsPath));
   }
 
   /** Starts an instance of a deployed machine; it runs when a worker (or `runUntilIdle`) gets to it. */

@@ -41,6 +41,22 @@ export interface ExecutorOptions {
   pollMs: number;
   /** The source of full-jitter draws, in [0, 1). */
   random: () => number;
+  /** Told of every handler run once the core has applied its outcome (a worker logs it). */
+  onStep?: (step: StepReport) => void;
+}
+
+/** One handler run, as a worker's log shows it. */
+export interface StepReport {
+  instance: string;
+  node: string;
+  label: string;
+  attempt: number;
+  /** What the core made of the outcome: completed, decided, sleeping, waiting, failed (to be retried), caught, dead-letter… */
+  outcome: JournalEntry['outcome'];
+  /** The decision's label, the error, or what the step waits for. */
+  detail?: string;
+  /** Real milliseconds the round's handlers took. */
+  ms: number;
 }
 
 export interface DrainOptions {
@@ -312,6 +328,7 @@ export class Executor {
           // Every context of the round is made, from the snapshot as the round found it, before
           // any outcome is applied. Sized up front: most rounds run one handler, and a growing
           // array would reserve 17 slots.
+          const roundStart = this.options.onStep === undefined ? 0 : performance.now();
           const results = new Array<HandlerOutcome | Promise<HandlerOutcome>>(runs.length);
           for (let index = 0; index < runs.length; index++) {
             const result = this.runHandler(loaded, snapshot, runs[index]!, held);
@@ -342,7 +359,9 @@ export class Executor {
             handled.visit = run.visit;
             handled.outcome = outcomes[index]!;
             handled.random = random();
+            const journaled = effects.journaled;
             stepper.apply(handled);
+            if (this.options.onStep !== undefined) this.report(snapshot, loaded.machine, run, effects.entriesSince(journaled), performance.now() - roundStart);
           }
           this.steps += runs.length;
           unsaved += runs.length;
@@ -422,6 +441,22 @@ export class Executor {
     });
   }
 
+  /** Tells `onStep` what a handler run came to: the first journal row its outcome wrote for its node. */
+  private report(snapshot: Snapshot, machine: Machine, run: RunRequest, entries: readonly JournalEntry[], ms: number): void {
+    const entry = entries.find((e) => e.node === run.node && e.token === run.token) ?? entries[0];
+    if (entry === undefined) return;
+    const report: StepReport = { instance: snapshot.id, node: run.node, label: machine.nodes[run.node]?.label ?? '', attempt: run.attempt, outcome: entry.outcome, ms };
+    const detail = entry.detail;
+    if (detail !== undefined) {
+      const error = detail['error'] as { name?: string; message?: string } | undefined;
+      if (error !== undefined) report.detail = `${error.name}: ${error.message}`;
+      else if (typeof detail['label'] === 'string') report.detail = detail['label'];
+      else if (typeof detail['until'] === 'string') report.detail = `until ${detail['until']}`;
+      else if (typeof detail['signal'] === 'string') report.detail = `signal ${detail['signal']}`;
+    }
+    this.options.onStep!(report);
+  }
+
   /** A burst of work begins (after a claim or a commit): its instances may chain steps for a while. */
   private startBurst(): void {
     this.chainUntil = this.realTime(this.options.clock.now()) + Math.min(CHAIN_BUDGET_MS, this.options.leaseMs / 10);
@@ -490,6 +525,15 @@ class RoundEffects implements EffectSink {
   /** Empties the list being filled, keeping its storage (setting `length` to 0 would drop it). */
   dropRuns(): void {
     while (this.runs.length > 0) this.runs.pop();
+  }
+
+  /** How many journal rows wait for the next commit: a mark for `entriesSince`. */
+  get journaled(): number {
+    return this.entries.length;
+  }
+
+  entriesSince(mark: number): readonly JournalEntry[] {
+    return this.entries.slice(mark);
   }
 
   takeJournal(): JournalEntry[] {

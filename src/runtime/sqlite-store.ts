@@ -388,6 +388,14 @@ export class SqliteStore {
     return this.statements.machineCount.get() as number;
   }
 
+  /** The newest version deployed from this flow version, binding module and code, if any. */
+  deployedFrom(flowVersion: string, bindings: string, code: string): string | undefined {
+    return this.db
+      .prepare("SELECT version FROM machines WHERE flow_version = ? AND bindings = ? AND json_extract(body, '$.code') = ? ORDER BY created_at DESC LIMIT 1")
+      .pluck()
+      .get(flowVersion, bindings, code) as string | undefined;
+  }
+
   /** The versions deployed after the first `count`, in the order they were. */
   machinesAfter(count: number): string[] {
     return this.statements.machinesAfter.all(count) as string[];

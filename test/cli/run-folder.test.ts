@@ -58,7 +58,7 @@ describe('laneflow run <folder> --clock virtual', () => {
     expect(stdout).toContain(`${FLOWS.length} flows in flows/: ${FLOWS.length} completed, 0 waiting, 0 failed (database ${db})`);
     for (const flow of FLOWS) {
       const summary = block(stdout, flow);
-      expect(summary).toMatch(new RegExp(`^${flow.replace('.', '\\.')}: \\w+ completed\\n(  sandbox: .*\\n)?  virtual time: \\S+Z → \\S+Z \\(.+\\)\\n  effects:\\n {4}\\d{4}-`));
+      expect(summary).toMatch(new RegExp(`^${flow.replace('.', '\\.')}: \\w+ completed at n\\d+ "[^"\\n]+"\\n(  sandbox: .*\\n)?  virtual time: \\S+Z → \\S+Z \\(.+\\)\\n  effects:\\n {4}\\d{4}-`));
       expect(effectKinds(summary).length, `${flow} lists effects`).toBeGreaterThan(0);
     }
     const instances = JSON.parse(laneflow(['inspect', '--db', db, '--json']).stdout) as { counts: Record<string, number>; instances: { flow: string }[] };

@@ -18,7 +18,8 @@ describe('laneflow run / inspect / signal / retry / compile / types', () => {
     const run = laneflow(['run', 'flows/plan-upgrade.flow', '--db', db, '--input', '{"creditCents": 250, "newPlan": "team"}']);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    const id = /^(\w+): completed$/m.exec(run.stdout)?.[1];
+    // The run names the end it reached.
+    const id = /^(\w+): completed at n\d+ "End"$/m.exec(run.stdout)?.[1];
     expect(id).toBeDefined();
     expect(run.stdout).toContain('"amountDueCents": 3250');
 
@@ -58,9 +59,10 @@ describe('laneflow run / inspect / signal / retry / compile / types', () => {
     const started = laneflow(['run', 'flows/plan-upgrade.flow', '--db', db, '--detach']);
     expect(started.status).toBe(0);
     const id = /^(\w+): started/.exec(started.stdout)![1]!;
+    // Nothing runs it yet, so no step waits: the signal is only buffered, and `signal` says so.
     const sent = laneflow(['signal', id, 'card-updated', '--payload', '{"last4":"4242"}', '--db', db]);
     expect(sent.status).toBe(0);
-    expect(sent.stdout).toBe(`signal "card-updated" sent to ${id}\n`);
+    expect(sent.stdout).toBe(`signal "card-updated" buffered for ${id}, not delivered: no step waits for a signal now; a step that waits for "card-updated" later gets it at once\n`);
     const bad = laneflow(['signal', id, 'x', '--payload', '{oops', '--db', db]);
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^laneflow: --payload is not valid JSON/);

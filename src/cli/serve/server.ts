@@ -234,11 +234,11 @@ function existingOrGone(folder: FlowsFolder, name: string): FlowFile {
 }
 
 /**
- * The file on disk compiled under its real path, where the runtime finds its binding module
- * and scenario file; undefined while it has errors.
+ * The file on disk compiled for running, under its real path, where the runtime finds its
+ * binding module and scenario file; undefined while it has errors (a flow with no start among them).
  */
 function compiledOnDisk(folder: FlowsFolder, file: FlowFile): CompiledFlow | undefined {
-  return checkSource(file.path, folder.read(file)).flow;
+  return checkSource(file.path, folder.read(file), { purpose: 'run' }).flow;
 }
 
 function safeRead(folder: FlowsFolder, file: FlowFile): string {
