@@ -152,6 +152,8 @@ export class Executor {
     await machines.discover(Number.POSITIVE_INFINITY);
     heartbeat();
     const renewal = setInterval(heartbeat, Math.max(50, leaseMs / 3));
+    let wakeTimer: NodeJS.Timeout | undefined;
+    let nextDeployCheck = performance.now() + pollMs;
     drain.onStarted?.(machines.versions);
     this.signalSeen = store.latestSignalSeq();
     let abandoned = 0;
@@ -162,12 +164,18 @@ export class Executor {
           abandoned = await this.settle(active);
           break;
         }
-        if (machines.deployedSince()) await machines.discover(clock.now());
+        // A version deployed by another process since the last look: loaded before claiming (at most once a poll).
+        if (performance.now() >= nextDeployCheck) {
+          nextDeployCheck = performance.now() + pollMs;
+          if (machines.deployedSince()) await machines.discover(clock.now());
+        }
         // Instances let go count until their last round is committed.
         const room = batchSize - active.size - this.committer.lettingGo;
         if (room >= batchSize / 2) {
           const now = clock.now();
-          const claimed = store.claim(owner, now, now + leaseMs, room, { only: drain.only, versions: machines.versions, exclude: [...this.held.keys()] });
+          // Never what it still drives, nor what it has let go of but not yet committed.
+          const exclude = [...this.held.keys(), ...this.committer.pendingSeqs()];
+          const claimed = store.claim(owner, now, now + leaseMs, room, { only: drain.only, versions: machines.versions, exclude });
           this.startBurst();
           for (const instance of claimed) {
             const done = () => {
@@ -181,21 +189,27 @@ export class Executor {
             active.add(driving);
           }
         }
-        if (this.committer.busy || (active.size > 0 && clock.virtual)) {
+        if (active.size > 0 || this.committer.busy) {
+          // Steps in flight (a hung one, maybe) hold up nothing else: on the wall clock a timer
+          // wakes this loop when the next instance comes due (or after a poll), to claim it.
+          if (!clock.virtual && wakeTimer === undefined) {
+            const now = clock.now();
+            const next = store.nextWakeAt(machines.versions, drain.only);
+            const at = next !== null && next > now ? Math.min(next, now + pollMs) : now + pollMs;
+            wakeTimer = setTimeout(() => {
+              wakeTimer = undefined;
+              this.committer.wakeWaiters();
+            }, at - now);
+          }
           await this.committer.progress();
           continue;
         }
         const now = clock.now();
         let next = store.nextWakeAt(machines.versions, drain.only);
-        if (active.size === 0 && (next === null || next > now)) {
+        if (next === null || next > now) {
           // Nothing to do here: instances of versions not loaded yet may be due.
           await machines.discover(now);
           next = store.nextWakeAt(machines.versions, drain.only);
-        }
-        if (active.size > 0) {
-          // Steps in flight (a hung one, maybe) hold up nothing else: timers come due meanwhile.
-          await this.progressOrTime(Math.min(next ?? Number.POSITIVE_INFINITY, now + pollMs), drain.stop);
-          continue;
         }
         if (drain.until === 'idle') {
           if (next === null || (next > now && (!clock.virtual || next > (drain.horizon ?? Number.POSITIVE_INFINITY)))) break;
@@ -206,6 +220,7 @@ export class Executor {
       }
     } finally {
       clearInterval(renewal);
+      clearTimeout(wakeTimer);
       drain.stop?.removeEventListener('abort', onStop);
       if (drain.register === true) store.removeWorker(owner);
     }
@@ -225,7 +240,7 @@ export class Executor {
     while (active.size > 0 || this.committer.busy) {
       const left = deadline - Date.now();
       if (left <= 0) break;
-      await this.progressOrTime(Date.now() + left, undefined, true);
+      await this.progressOrTime(Date.now() + left);
     }
     if (active.size === 0 && !this.committer.busy) return 0;
     let abandoned = 0;
@@ -247,17 +262,13 @@ export class Executor {
     this.options.store.releaseLeases(this.options.owner, this.options.clock.now());
   }
 
-  /** Resolves after the next group commit or drive's end, or at `at` (on the wall clock, or real time with `real`), or on `stop`. */
-  private async progressOrTime(at: number, stop: AbortSignal | undefined, real = false): Promise<void> {
+  /** Resolves after the next group commit or drive's end, or at the real time `at`. */
+  private async progressOrTime(at: number): Promise<void> {
     const timer = new AbortController();
-    const abort = () => timer.abort();
-    stop?.addEventListener('abort', abort, { once: true });
-    const sleeping = (real ? wallClock : this.options.clock).sleepUntil(at, timer.signal);
     try {
-      await Promise.race([this.committer.progress(), sleeping]);
+      await Promise.race([this.committer.progress(), wallClock.sleepUntil(at, timer.signal)]);
     } finally {
       timer.abort();
-      stop?.removeEventListener('abort', abort);
     }
   }
 
@@ -652,6 +663,11 @@ class GroupCommitter {
 
   get busy(): boolean {
     return this.pending.length > 0;
+  }
+
+  /** The instances whose rounds wait for the next group commit. */
+  pendingSeqs(): number[] {
+    return this.pending.map((item) => item.seq);
   }
 
   /** Commits `item` with the next group; resolves to whether it was written (false: the lease was lost). */

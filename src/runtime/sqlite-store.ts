@@ -325,21 +325,18 @@ export class SqliteStore {
   /**
    * Claims up to `limit` due instances that `filter` allows for `owner` until `leaseUntil`:
    * their `wake_at` moves to the lease's end, so no other worker takes them meanwhile, and their
-   * fencing token grows by one. The worker's own leases are renewed in the same transaction,
-   * so an instance it still holds is never due to it.
+   * fencing token grows by one. The worker names in `filter.exclude` what it still holds, which
+   * it must never be handed again, even when its lease on them has run out.
    */
   claim(owner: string, now: number, leaseUntil: number, limit: number, filter: ClaimFilter): ClaimedInstance[] {
     const versions = JSON.stringify(filter.versions);
     const exclude = JSON.stringify(filter.exclude);
     // Rows as arrays (`raw`): a claim returns up to a batch of them, and objects would only be unpacked.
-    const rows = this.db.transaction(() => {
-      this.statements.renewLeases.run(leaseUntil, owner);
-      return (
-        filter.only === undefined
-          ? this.statements.claim.all(owner, now, leaseUntil, now, versions, exclude, limit)
-          : this.statements.claimOne.all(owner, now, leaseUntil, now, filter.only, versions, exclude)
-      ) as [seq: number, snapshot: string, signalSeq: number, epoch: number][];
-    })();
+    const rows = (
+      filter.only === undefined
+        ? this.statements.claim.all(owner, now, leaseUntil, now, versions, exclude, limit)
+        : this.statements.claimOne.all(owner, now, leaseUntil, now, filter.only, versions, exclude)
+    ) as [seq: number, snapshot: string, signalSeq: number, epoch: number][];
     return rows.map(([seq, snapshot, signalSeq, epoch]) => ({ seq, epoch, snapshot: JSON.parse(snapshot) as Snapshot, signalSeq }));
   }
 

@@ -86,10 +86,9 @@ class World {
   }
 
   claim(worker: SimWorker, limit: number): void {
+    // A worker names what it still holds, as the executor does.
     const exclude = [...worker.held.keys()];
     const leaseUntil = this.now + LEASE;
-    // The claim renews the claimer's own leases first, as the store does in the same transaction.
-    for (const row of this.rows.values()) if (row.owner === worker.owner) row.wakeAt = leaseUntil;
     const eligible = [...this.rows].filter(([seq, row]) => row.wakeAt !== null && row.wakeAt <= this.now && !exclude.includes(seq)).map(([seq]) => seq);
     const claimed = this.store.claim(worker.owner, this.now, leaseUntil, limit, { versions: [this.machine.version], exclude });
     expect(claimed.length).toBe(Math.min(limit, eligible.length));
@@ -261,7 +260,7 @@ describe('claims, heartbeats and fencing on SQLite (model-based)', () => {
     );
   });
 
-  it('never hands a worker an instance it still holds, though its lease ran out: the claim renews the claimer\'s leases first', () => {
+  it('never hands a worker an instance it still holds, though its lease ran out, and refuses the stale commit once another worker took it', () => {
     const path = join(folder, 'own-reclaim.db');
     const world = new World(path);
     try {
@@ -270,14 +269,14 @@ describe('claims, heartbeats and fencing on SQLite (model-based)', () => {
       world.run(w0, 0);
       const [seq, held] = [...w0.held][0]!;
       world.now += LEASE + 1;
-      // Even with nothing excluded (the seq list is the second guard), the held instance is not due to its owner.
-      const again = world.store.claim(w0.owner, world.now, world.now + LEASE, INSTANCES, { versions: [world.machine.version], exclude: [] });
+      const again = world.store.claim(w0.owner, world.now, world.now + LEASE, INSTANCES, { versions: [world.machine.version], exclude: [seq] });
       expect(again.map((c) => c.seq)).not.toContain(seq);
       expect(again).toHaveLength(INSTANCES - 1);
-      // Another worker cannot take it either while the renewed lease lasts; the holder's commit goes through.
-      expect(world.store.claim('w1#0', world.now, world.now + LEASE, INSTANCES, { versions: [world.machine.version], exclude: [] })).toEqual([]);
+      // Another worker may take it, since the lease ran out; the first worker's commit is then refused.
+      const taken = world.store.claim('w1#0', world.now, world.now + LEASE, INSTANCES, { versions: [world.machine.version], exclude: [] });
+      expect(taken.map((c) => [c.seq, c.epoch])).toEqual([[seq, held.epoch + 1]]);
       const [written] = world.store.commit(w0.owner, [{ seq, epoch: held.epoch, snapshot: held.pending!.snapshot, journal: held.pending!.journal, outbox: held.pending!.outbox }]);
-      expect(written).toBe(true);
+      expect(written).toBe(false);
     } finally {
       world.store.close();
     }
