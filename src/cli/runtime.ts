@@ -581,15 +581,29 @@ export async function withEngine<T>(
   } catch (error) {
     throw new InputError(`cannot open the database ${db}: ${error instanceof Error ? error.message : String(error)}`);
   }
+  let started = true;
   try {
     return await run(engine);
+  } catch (error) {
+    throw storageError(db, error) ?? error;
   } finally {
     // A run that started nothing (a binding module that does not load, bindings with errors)
     // leaves no database it made behind.
-    const { running, completed, failed } = engine.counts();
-    engine.close();
-    if (creates === true && isNew && running + completed + failed === 0) for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
+    try {
+      const { running, completed, failed } = engine.counts();
+      started = running + completed + failed > 0;
+    } finally {
+      engine.close();
+    }
+    if (creates === true && isNew && !started) for (const suffix of ['', '-wal', '-shm']) rmSync(db + suffix, { force: true });
   }
+}
+
+/** SQLite's word that the database cannot be written or read (a full disk, a read-only file system), as a user-facing error. */
+function storageError(db: string, error: unknown): InputError | undefined {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== 'string' || !/^SQLITE_(FULL|READONLY|IOERR|CANTOPEN|CORRUPT|NOTADB|PERM)/.test(code)) return undefined;
+  return new InputError(`cannot write the database ${db}: ${(error as Error).message}`);
 }
 
 export function printBindDiagnostics(file: string, diagnostics: Parameters<typeof printDiagnostics>[0][number]['diagnostics']): void {

@@ -252,7 +252,12 @@ export class Executor {
       }
     }
     while (this.committer.busy) await this.committer.progress();
-    store.releaseLeases(owner, clock.now());
+    try {
+      store.releaseLeases(owner, clock.now());
+    } catch (error) {
+      // The database cannot be written (a full disk, say): the leases run out by themselves.
+      this.fail(error);
+    }
     return abandoned;
   }
 
