@@ -416,8 +416,11 @@ async function runWorker(options: WorkerOptions): Promise<number> {
           stop.abort();
           return;
         }
-        // A second signal: hand every instance held on to another worker now, and go.
-        engine.releaseLeases();
+        // A second signal: hand every instance held on to another worker now, and go (the
+        // leases run out by themselves when the database cannot be written).
+        try {
+          engine.releaseLeases();
+        } catch {}
         log.warn(`${worker}: ${name} again: let go of the steps in hand and exited`);
         process.exit(EXIT_PROBLEMS);
       };

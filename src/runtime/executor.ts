@@ -144,9 +144,15 @@ export class Executor {
     drain.stop?.addEventListener('abort', onStop, { once: true });
     const startedAt = Date.now();
     const heartbeat = () => {
-      store.renewLeases(owner, clock.now() + leaseMs);
-      if (drain.register === true) {
-        store.registerWorker({ id: owner, pid: process.pid, startedAt, seenAt: Date.now(), leaseMs, versions: [...machines.versions] });
+      try {
+        store.renewLeases(owner, clock.now() + leaseMs);
+        if (drain.register === true) {
+          store.registerWorker({ id: owner, pid: process.pid, startedAt, seenAt: Date.now(), leaseMs, versions: [...machines.versions] });
+        }
+      } catch (error) {
+        // An unwritable database stops the drain, as a failed commit does.
+        this.fail(error);
+        this.committer.wakeWaiters();
       }
     };
     await machines.discover(Number.POSITIVE_INFINITY);
