@@ -1,22 +1,37 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, relative } from 'node:path';
 import { expect } from 'vitest';
-
-/** Set ACCEPT=1 to (re)write golden files from the current output instead of comparing. */
-export const accepting = process.env['ACCEPT'] === '1';
+import { repoRoot } from './cases';
 
 /**
- * Compares `actual` with the checked-in golden file at `path`. A missing golden fails the test
- * (so a new case cannot pass unseen) unless ACCEPT=1 writes it.
+ * Whether to (re)write goldens from the current output instead of comparing: `ACCEPT=1`, on a
+ * developer's machine only. Under CI a golden is compared, never written, so a run with ACCEPT
+ * set there fails instead of passing whatever the output is.
+ */
+export function accepting(): boolean {
+  const accept = process.env['ACCEPT'];
+  if (accept === undefined || accept === '') return false;
+  const ci = process.env['CI'];
+  if (ci !== undefined && ci !== '' && ci !== '0' && ci !== 'false') {
+    throw new Error(`ACCEPT=${accept} is set under CI=${ci}: CI compares goldens and never rewrites them; unset ACCEPT`);
+  }
+  return accept === '1';
+}
+
+/**
+ * Compares `actual` with the checked-in golden file at `path` (absolute, or relative to the
+ * repository). A missing golden fails the test, so a new case cannot pass unseen. With ACCEPT=1
+ * the golden is written from `actual` first; the comparison still runs, on what was written.
  */
 export function expectGolden(path: string, actual: string): void {
-  if (accepting) {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-    return;
+  const absolute = isAbsolute(path) ? path : `${repoRoot}${path}`;
+  const shown = relative(repoRoot, absolute);
+  if (accepting()) {
+    mkdirSync(dirname(absolute), { recursive: true });
+    writeFileSync(absolute, actual);
   }
-  if (!existsSync(path)) throw new Error(`missing golden ${path}: run with ACCEPT=1 to create it, then review it`);
-  expect(actual).toBe(readFileSync(path, 'utf8'));
+  expect(existsSync(absolute), `${shown} is missing: run the tests with ACCEPT=1 to create it, then review it`).toBe(true);
+  expect(actual, `${shown} differs: run the tests with ACCEPT=1 to accept the change, then review the diff`).toBe(readFileSync(absolute, 'utf8'));
 }
 
 export function toJson(value: unknown): string {

@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import { checkSource } from '../../src/index';
 import type { CompiledFlow } from '../../src/compiler/types';
@@ -30,18 +30,6 @@ export function compileText(path: string, text: string): CompiledFlow {
   const errors = result.diagnostics.filter((d) => d.severity === 'error');
   expect(errors, `${path} has errors`).toEqual([]);
   return result.flow!;
-}
-
-/** Compares with a golden file; ACCEPT=1 rewrites the golden instead. */
-export function expectGolden(relativePath: string, actual: string): void {
-  const path = join(root, relativePath);
-  if (process.env['ACCEPT'] === '1') {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(path, actual);
-    return;
-  }
-  expect(existsSync(path), `${relativePath} is missing: run the tests with ACCEPT=1 to create it`).toBe(true);
-  expect(actual, `${relativePath} differs: run the tests with ACCEPT=1 to accept the change`).toBe(readFileSync(path, 'utf8'));
 }
 
 /** The cases with layout and SVG goldens: the two seed flows and the tricky cases. */

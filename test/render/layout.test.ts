@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { layout } from '../../src/index';
-import { compileCase, expectGolden, GOLDEN_CASES, RENDER_CASES } from './cases';
+import { expectGolden } from '../helpers/golden';
+import { compileCase, GOLDEN_CASES, RENDER_CASES } from './cases';
 import { geometryProblems } from './geometry';
 
 describe('layout', () => {

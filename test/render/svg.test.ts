@@ -1,7 +1,8 @@
 import { SaxesParser } from 'saxes';
 import { describe, expect, it } from 'vitest';
 import { layout, renderSvg } from '../../src/index';
-import { compileCase, compileText, expectGolden, GOLDEN_CASES, RENDER_CASES } from './cases';
+import { expectGolden } from '../helpers/golden';
+import { compileCase, compileText, GOLDEN_CASES, RENDER_CASES } from './cases';
 
 interface XmlElement {
   name: string;
