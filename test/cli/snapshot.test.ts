@@ -1,7 +1,8 @@
-// The launcher (bin/laneflow) starts `render`, `check` and `fmt` from the CLI's V8 start-up
-// snapshot. A snapshot is the CLI frozen after a warm-up at build time, so the danger is state
-// from the build leaking into a run: these tests compare every output of the snapshot with the
-// plain CLI (`node bin/laneflow.js`), byte for byte, and check that the launcher really uses it.
+// The launcher (bin/laneflow) starts `render` from the CLI's V8 start-up snapshot, and `check`,
+// `fmt` and the rest from bin/laneflow.js, which the startup benchmark found faster for them. A
+// snapshot is the CLI frozen after a warm-up at build time, so the danger is state from the
+// build leaking into a run: these tests compare every output of the snapshot with the plain CLI
+// (`node bin/laneflow.js`), byte for byte, and check that the launcher uses it for render alone.
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,11 +35,25 @@ function fakeInstall(builder: string): { launcher: string; blob: string } {
   return { launcher: join(folder, 'bin/laneflow'), blob };
 }
 
-function bothWays(args: string[], env: Record<string, string | undefined> = {}): { snapshot: CliRun; plain: CliRun } {
+/** The snapshot through the launcher (render) or started directly (any command), beside the plain CLI. */
+function bothWays(args: string[], env: Record<string, string | undefined> = {}, snapshotBy: 'launcher' | 'blob' = 'launcher'): { snapshot: CliRun; plain: CliRun } {
   return {
-    snapshot: laneflow(args, { env, launcher: 'bin/laneflow' }),
+    snapshot: snapshotBy === 'launcher' ? laneflow(args, { env, launcher: 'bin/laneflow' }) : fromSnapshot(args, env),
     plain: laneflow(args, { env, launcher: 'bin/laneflow.js' }),
   };
+}
+
+/** The CLI started from the snapshot directly, as the launcher starts `render`, for any command. */
+function fromSnapshot(args: string[], env: Record<string, string | undefined> = {}): CliRun {
+  const blob = join(repoRoot, 'dist/snapshot/laneflow.blob');
+  const merged: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, NODE_OPTIONS: undefined, ...env };
+  const result = spawnSync(process.execPath, ['--snapshot-blob', blob, join(repoRoot, 'bin/laneflow.js'), ...args], {
+    cwd: repoRoot,
+    env: Object.fromEntries(Object.entries(merged).filter(([, v]) => v !== undefined)) as NodeJS.ProcessEnv,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 function scratch(): string {
@@ -46,19 +61,19 @@ function scratch(): string {
 }
 
 describe('the start-up snapshot', () => {
-  it('is built for this Node.js, and the launcher starts render, check and fmt from it', () => {
-    for (const command of ['render', 'check', 'fmt']) {
-      expect(launcherCommand(join(repoRoot, 'bin/laneflow'), [command, '--help']).exec).toMatch(/^\+ exec \S+ --snapshot-blob \S+\/dist\/snapshot\/laneflow\.blob \S+\/bin\/laneflow\.js /);
-    }
+  it('is built for this Node.js, and the launcher starts render from it, check and fmt without it', () => {
+    const launcher = join(repoRoot, 'bin/laneflow');
+    expect(launcherCommand(launcher, ['render', '--help']).exec).toMatch(/^\+ exec \S+ --snapshot-blob \S+\/dist\/snapshot\/laneflow\.blob \S+\/bin\/laneflow\.js /);
+    for (const command of ['check', 'fmt']) expect(launcherCommand(launcher, [command, '--help']).exec).toMatch(/^\+ exec node \S+\/bin\/laneflow\.js /);
     expect(readFileSync(join(repoRoot, 'dist/snapshot/node'), 'utf8')).toBe(`${process.execPath}\n`);
   });
 
-  it('is used only with the Node.js binary that built it, unchanged since, without NODE_OPTIONS, and only for render, check and fmt', () => {
+  it('is used only with the Node.js binary that built it, unchanged since, without NODE_OPTIONS, and only for render', () => {
     const plain = /^\+ exec node \S+\/bin\/laneflow\.js /;
     const node = spawnSync('sh', ['-c', 'command -v node'], { encoding: 'utf8' }).stdout.trim();
     const matching = fakeInstall(node);
     expect(launcherCommand(matching.launcher, ['render', '--help']).exec).toContain(`--snapshot-blob ${matching.blob.replace('/dist/', '/bin/../dist/')} `);
-    expect(launcherCommand(matching.launcher, ['inspect', '--help']).exec).toMatch(plain);
+    for (const command of ['check', 'fmt', 'inspect']) expect(launcherCommand(matching.launcher, [command, '--help']).exec).toMatch(plain);
     expect(launcherCommand(matching.launcher, ['render', '--help'], { NODE_OPTIONS: '--max-old-space-size=300' }).exec).toMatch(plain);
     expect(launcherCommand(matching.launcher, ['render', '--help'], { LANEFLOW_NO_SNAPSHOT: '1' }).exec).toMatch(plain);
     // Built by another binary, or before this one was replaced in place.
@@ -88,19 +103,24 @@ describe('the start-up snapshot', () => {
     }
   });
 
-  it('checks and formats like the plain CLI: diagnostics, code frames, colour, JSON and exit codes', () => {
+  it('started directly, checks and formats like the plain CLI: diagnostics, code frames, colour, JSON and exit codes', () => {
     const folder = scratch();
     const broken = join(folder, 'broken.flow');
     writeFileSync(broken, 'Lane { # Lane\n  n1: circle label:"Start"\n  n1.handle(right) -> n9.handle(left)\n  n2: hexagon label:"What"\n}\n');
     for (const args of [['check', 'flows/'], ['check', broken], ['check', broken, '--format', 'json'], ['fmt', 'flows/plan-upgrade.flow'], ['fmt', '--check', 'flows/']]) {
-      const { snapshot, plain } = bothWays(args);
+      const { snapshot, plain } = bothWays(args, {}, 'blob');
       expect(snapshot, args.join(' ')).toEqual(plain);
     }
+    // render reports a file's errors as check does, through the launcher's snapshot.
+    const reported = bothWays(['render', broken, '-o', '-']);
+    expect(reported.snapshot.status).toBe(1);
+    expect(reported.snapshot.stdout + reported.snapshot.stderr).toContain('n9');
+    expect(reported.snapshot).toEqual(reported.plain);
     // The snapshot was built without a terminal: colour must still follow the user's.
-    const coloured = bothWays(['check', broken], { FORCE_COLOR: '1' });
+    const coloured = bothWays(['check', broken], { FORCE_COLOR: '1' }, 'blob');
     expect(coloured.snapshot.stdout).toContain('\u001b[');
     expect(coloured.snapshot).toEqual(coloured.plain);
-    expect(bothWays(['check', broken]).snapshot.stdout).not.toContain('\u001b[');
+    expect(bothWays(['check', broken], {}, 'blob').snapshot.stdout).not.toContain('\u001b[');
   });
 
   it('writes PNGs, marks coverage and reports bad input without a stack trace', () => {
