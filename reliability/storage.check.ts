@@ -1,6 +1,7 @@
 // The database on a full disk, and on a read-only file system: every command that cannot
-// write says so in one sentence and exits non-zero; what was committed before stays intact and
-// the file passes SQLite's integrity check. Uses a real tmpfs (the check runs as root, as CI does).
+// write says so in one sentence and exits 2, as the README promises (exactly 2, not any
+// failure); what was committed before stays intact and the file passes SQLite's integrity
+// check. Uses a real tmpfs (the check runs as root, as CI does).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -56,7 +57,7 @@ export default async function storage(): Promise<ReliabilitySection> {
       faults: 1,
       lost: runs - full.completed,
       duplicates: Math.max(0, full.completed - runs),
-      ok: failure !== undefined && failure.status !== 0 && oneSentence(failure.stderr) && full.integrity === 'ok' && full.completed === runs,
+      ok: failure !== undefined && failure.status === 2 && oneSentence(failure.stderr) && full.integrity === 'ok' && full.completed === runs,
       note: failure === undefined ? 'the disk never filled' : `exit ${failure.status}: "${failure.stderr.trim()}"; integrity ${full.integrity}; ${full.completed}/${runs} earlier runs intact`,
     });
 
@@ -70,7 +71,7 @@ export default async function storage(): Promise<ReliabilitySection> {
         faults: 1,
         lost: runs - after.completed,
         duplicates: 0,
-        ok: result.status !== 0 && oneSentence(result.stderr) && after.integrity === 'ok' && after.completed === runs,
+        ok: result.status === 2 && oneSentence(result.stderr) && after.integrity === 'ok' && after.completed === runs,
         note: `exit ${result.status}: "${result.stderr.trim()}"; integrity ${after.integrity}`,
       });
     }
