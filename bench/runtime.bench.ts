@@ -1,6 +1,8 @@
 // The durable runtime's throughput: a 10-step flow with no-op handlers, 10,000 instances, on a
 // real SQLite file — beside the same machine in XState v5 in memory (the ceiling without
 // durability) and the same rows written straight into SQLite in batches (the physical limit).
+// Both laneflow and XState are timed two ways with the same phases inside the clock: the steps
+// alone, after every instance (actor) exists and has started, and the starts and the steps.
 // Then the memory held by 100,000 sleeping instances, and a 30-day schedule on the virtual clock.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -18,6 +20,8 @@ const STEPS = 10;
 const INSTANCES = 10_000;
 const SLEEPING = 100_000;
 const ROUNDS = 3;
+/** Issue 12's floor for this bench on this machine, idle. */
+const DURABLE_TARGET = 270_000;
 /** Instances driven, and committed, together: the engine's default batch. */
 const BATCH = 1000;
 const folder = `${root}test/artifacts/bench/`;
@@ -45,7 +49,14 @@ function noOpBindings(steps: number) {
   return defineBindings({ nodes });
 }
 
-async function durable(): Promise<{ stepsPerSecond: number; startsPerSecond: number; db: string; seconds: number }> {
+interface Rates {
+  /** Steps per second of the steps alone, after every instance was started. */
+  stepsPerSecond: number;
+  /** Steps per second counting the time to start the instances too. */
+  withStartsPerSecond: number;
+}
+
+async function durable(): Promise<Rates & { startsPerSecond: number; db: string; seconds: number }> {
   const db = freshDb('durable');
   const engine = new Engine({ db });
   const { flow } = checkSource('linear.flow', linearFlow(STEPS));
@@ -59,25 +70,29 @@ async function durable(): Promise<{ stepsPerSecond: number; startsPerSecond: num
   const counts = engine.counts();
   engine.close();
   if (summary.steps !== STEPS * INSTANCES || counts.completed !== INSTANCES) throw new Error(`ran ${summary.steps} steps, ${counts.completed} completed`);
-  return { stepsPerSecond: summary.steps / seconds, startsPerSecond: INSTANCES / startSeconds, db, seconds };
+  return { stepsPerSecond: summary.steps / seconds, withStartsPerSecond: summary.steps / (startSeconds + seconds), startsPerSecond: INSTANCES / startSeconds, db, seconds };
 }
 
-function xstateInMemory(): number {
+/** As laneflow is timed: every actor created and started first (its own clock), then ten events each. */
+function xstateInMemory(): Rates {
   const states: Record<string, object> = {};
   for (let i = 1; i <= STEPS; i++) states[`s${i}`] = { on: { NEXT: i === STEPS ? 'end' : `s${i + 1}` }, entry: () => undefined };
   states['end'] = { type: 'final' };
   const machine = createMachine({ id: 'linear', initial: 's1', states });
-  const started = performance.now();
+  let started = performance.now();
+  const actors = Array.from({ length: INSTANCES }, () => createActor(machine).start());
+  const startSeconds = (performance.now() - started) / 1000;
+  started = performance.now();
   let transitions = 0;
-  for (let i = 0; i < INSTANCES; i++) {
-    const actor = createActor(machine).start();
+  for (const actor of actors) {
     for (let s = 0; s < STEPS; s++) {
       actor.send({ type: 'NEXT' });
       transitions++;
     }
-    if (actor.getSnapshot().status !== 'done') throw new Error('xstate actor did not finish');
   }
-  return transitions / ((performance.now() - started) / 1000);
+  const seconds = (performance.now() - started) / 1000;
+  if (actors.some((actor) => actor.getSnapshot().status !== 'done')) throw new Error('an xstate actor did not finish');
+  return { stepsPerSecond: transitions / seconds, withStartsPerSecond: transitions / (startSeconds + seconds) };
 }
 
 /**
@@ -184,22 +199,27 @@ async function thirtyDaySchedule(): Promise<number> {
 const bench: Bench = async () => {
   // The machine is shared, so each of the three is measured in turn three times, and each keeps its best.
   let laneflow = await durable();
-  let xstate = xstateInMemory();
+  const xstateRuns = [xstateInMemory()];
   let raw = rawInsert(laneflow.db);
   for (let round = 1; round < ROUNDS; round++) {
     const again = await durable();
     if (again.stepsPerSecond > laneflow.stepsPerSecond) laneflow = again;
-    xstate = Math.max(xstate, xstateInMemory());
+    xstateRuns.push(xstateInMemory());
     raw = Math.max(raw, rawInsert(again.db));
   }
+  const xstate: Rates = {
+    stepsPerSecond: Math.max(...xstateRuns.map((run) => run.stepsPerSecond)),
+    withStartsPerSecond: Math.max(...xstateRuns.map((run) => run.withStartsPerSecond)),
+  };
   const memory = sleepingMemory();
   const thirtyDays = await thirtyDaySchedule();
   const rate = (n: number) => `${Math.round(n).toLocaleString('en-US')} steps/s`;
   return {
     title: `Durable runtime: ${STEPS}-step flow, no-op handlers, ${INSTANCES.toLocaleString('en-US')} instances`,
     rows: [
-      { measure: 'durable steps per second', laneflow: rate(laneflow.stepsPerSecond), target: '≥ 40,000 steps/s', met: laneflow.stepsPerSecond >= 40_000 },
-      { measure: 'vs the same machine in memory', laneflow: rate(laneflow.stepsPerSecond), peer: 'XState v5 (in memory)', peerValue: rate(xstate), target: '≥ XState', met: laneflow.stepsPerSecond >= xstate },
+      { measure: 'durable steps per second (steps after the starts)', laneflow: rate(laneflow.stepsPerSecond), target: `≥ ${DURABLE_TARGET.toLocaleString('en-US')} steps/s`, met: laneflow.stepsPerSecond >= DURABLE_TARGET },
+      { measure: 'vs the same machine in memory, steps after the starts', laneflow: rate(laneflow.stepsPerSecond), peer: 'XState v5 (in memory)', peerValue: rate(xstate.stepsPerSecond), target: '≥ XState', met: laneflow.stepsPerSecond >= xstate.stepsPerSecond },
+      { measure: '  same, starts (createActor().start()) inside the clock', laneflow: rate(laneflow.withStartsPerSecond), peer: 'XState v5 (in memory)', peerValue: rate(xstate.withStartsPerSecond), target: '≥ XState', met: laneflow.withStartsPerSecond >= xstate.withStartsPerSecond },
       { measure: 'vs raw batched SQLite writes of the same rows', laneflow: rate(laneflow.stepsPerSecond), peer: 'better-sqlite3, same batches', peerValue: rate(raw), target: '≥ half the raw rate', met: laneflow.stepsPerSecond >= raw / 2 },
       { measure: 'instance starts per second (batches of 1,000)', laneflow: `${Math.round(laneflow.startsPerSecond).toLocaleString('en-US')}/s` },
       { measure: `memory with ${SLEEPING.toLocaleString('en-US')} sleeping instances`, laneflow: `${memory.rssMb} MB RSS (${memory.heapMb} MB heap)`, target: '< 200 MB', met: memory.rssMb < 200 },
@@ -207,7 +227,7 @@ const bench: Bench = async () => {
     ],
     notes: [
       `Durable: WAL, synchronous=NORMAL (a commit survives a crash of the process), group commit of up to 1,000 instances per transaction; every step writes its journal rows, and an instance's snapshot is written once per commit (its steps that ran without awaiting commit together). The best of ${ROUNDS} runs took ${laneflow.seconds.toFixed(2)} s after the instances were started.`,
-      'XState: createActor(machine).start() and ten NEXT events per instance, nothing persisted. All three run in this one process with V8\'s default heap settings (a young-generation size set with v8.setFlagsFromString after start-up has no effect).',
+      `XState: ${INSTANCES.toLocaleString('en-US')} actors made with createActor(machine).start(), then ten NEXT events to each, nothing persisted; laneflow: the instances started with startMany in batches of 1,000, then runUntilIdle. The first XState row times the events alone, as the durable row times runUntilIdle alone; the second times both phases for both. Best of ${ROUNDS} rounds each. All three run in this one process with V8's default heap settings (a young-generation size set with v8.setFlagsFromString after start-up has no effect).`,
       'Raw: the run\'s journal rows and one instance-row update per instance commit, replayed with prepared statements (one statement per row), 1,000 instances\' commits per transaction, same schema and pragmas; the claims and lease releases the engine also writes are left out.',
     ],
   };

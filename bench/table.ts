@@ -5,8 +5,16 @@ export interface BenchRow {
   peer?: string;
   peerValue?: string;
   target?: string;
-  /** Whether laneflow met the target; undefined when there is no target. */
+  /**
+   * Whether laneflow met the target. A row with a target and no verdict (its peer or tool could
+   * not run) counts as missed, like `met: false`.
+   */
   met?: boolean;
+}
+
+/** A missed target: met false, or a target that got no verdict. */
+export function missed(row: BenchRow): boolean {
+  return row.met === false || (row.target !== undefined && row.target !== '' && row.met === undefined);
 }
 
 export interface BenchSection {
@@ -26,7 +34,7 @@ export function printSection(section: BenchSection): string {
     r.peer ?? '',
     r.peerValue ?? '',
     r.target ?? '',
-    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+    r.met === true ? 'yes' : missed(r) ? 'NO' : '',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
