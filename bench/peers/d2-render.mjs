@@ -1,7 +1,7 @@
 // Renders a .d2 file to SVG with the D2 WebAssembly build (@terrastruct/d2), as the render
-// benchmark's peer. `node --liftoff-only bench/peers/d2-render.mjs in.d2 out.svg` is one cold
-// render; with `--repeat N` it renders N more times in the same process and prints the median
-// milliseconds of those warm renders.
+// benchmark's peer. `node bench/peers/d2-render.mjs in.d2 out.svg` is one cold render; with
+// `--repeat N` it renders N more times in the same process and prints the median milliseconds
+// of those warm renders. The bench runs it with no Node.js flags and again with --liftoff-only.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { D2 } from '@terrastruct/d2';
 
