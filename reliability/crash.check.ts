@@ -1,8 +1,10 @@
 // Crash and concurrency: payment-failure-recovery.flow instances on one SQLite file, run by two
 // `laneflow worker` processes that are SIGKILLed again and again at seeded times (and started
-// again), with a real SMTP server. Afterwards: every instance completed, every charge and every
-// email happened once per idempotency key, and every instance's journal replays, through the
-// pure core, to the snapshot the store holds.
+// again), with a real SMTP server. Afterwards: every instance completed, every charge happened
+// once per idempotency key, every email was queued once per key and received at least once under
+// a Message-ID of its own (a kill between the SMTP send and its commit sends it again, the same
+// message under the same Message-ID: see test/helpers/email-delivery.ts), and every instance's
+// journal replays, through the pure core, to the snapshot the store holds.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,7 @@ import { openBillingService } from '../src/runtime/packs/billing/pack-services';
 import { replay, snapshotDifferences } from '../src/runtime/replay';
 import { BINDINGS, billingEnv, dueSubscriptions, recoveryFlow } from '../test/flows/payment-failure-recovery.helpers';
 import { startSmtpSink } from '../test/packs/billing/helpers';
+import { atLeastOnceByMessageId, emailDelivery } from '../test/helpers/email-delivery';
 import type { ReliabilityRow, ReliabilitySection } from './table';
 
 const INSTANCES = Number(process.env['LANEFLOW_CRASH_INSTANCES'] ?? 1000);
@@ -155,10 +158,13 @@ export default async function crash(): Promise<ReliabilitySection> {
       .prepare<[], { idempotency_key: string; customer_id: string; status: string }>("SELECT idempotency_key, customer_id, status FROM billing_sandbox_charges WHERE idempotency_key NOT LIKE 'setup:%'")
       .all();
     const chargesByKey = countBy(charges.map((charge) => charge.idempotency_key));
-    const emails = reader.prepare<[], { idempotency_key: string; status: string; message_id: string | null }>('SELECT idempotency_key, status, message_id FROM billing_email_outbox').all();
+    const emails = reader
+      .prepare<[], { idempotency_key: string; status: string; message_id: string; to_address: string; attempts: number }>(
+        'SELECT idempotency_key, status, message_id, to_address, attempts FROM billing_email_outbox',
+      )
+      .all();
     const emailsByKey = countBy(emails.map((email) => email.idempotency_key));
     await sink.waitFor(emails.filter((email) => email.status === 'sent').length, 10_000).catch(() => undefined);
-    const receivedById = countBy(sink.received.map((message) => message.messageId));
 
     // Each charge step's completed visit made exactly one charge under its key, and nothing else charged.
     const expectedCharges = new Set<string>();
@@ -195,10 +201,8 @@ export default async function crash(): Promise<ReliabilitySection> {
     const emailsLost = [...expectedEmails].filter((key) => !emailsByKey.has(key)).length;
     const emailsExtra = [...emailsByKey.keys()].filter((key) => !expectedEmails.has(key)).length;
     const emailsTwice = [...emailsByKey.values()].filter((n) => n > 1).length;
-    const unsent = emails.filter((email) => email.status !== 'sent' || email.message_id === null || !receivedById.has(email.message_id)).length;
-    const outboxIds = new Set(emails.map((email) => email.message_id));
-    const strangers = [...receivedById.keys()].filter((id) => !outboxIds.has(id)).length;
-    const resent = [...receivedById.values()].filter((n) => n > 1).length;
+    const notMarkedSent = emails.filter((email) => email.status !== 'sent').length;
+    const delivery = emailDelivery(emails, sink.received);
     const expiredCustomers = due.filter((subscription) => subscription.card === 'pm_card_chargeDeclinedExpiredCard').length;
 
     const rows: ReliabilityRow[] = [
@@ -224,15 +228,20 @@ export default async function crash(): Promise<ReliabilitySection> {
         note: `${charges.length} gateway charges for ${expectedCharges.size} completed charge steps; ${chargesExtra} under keys no completed step has`,
       },
       {
-        check: 'emails exactly once per key (outbox and SMTP)',
+        // Duplicates here are outbox rows, not SMTP copies: a copy under the row's Message-ID is the
+        // at-least-once the README states, so it counts in the note and fails nothing.
+        check: 'emails once per key in the outbox, at least once over SMTP, deduplicated by Message-ID',
         cases: expectedEmails.size,
         faults: kills,
-        lost: emailsLost + unsent,
-        duplicates: emailsTwice + emailsExtra,
-        ok: emailsLost === 0 && unsent === 0 && emailsTwice === 0 && emailsExtra === 0 && strangers === 0,
+        lost: emailsLost + notMarkedSent + delivery.unreceived,
+        duplicates: emailsTwice + emailsExtra + delivery.sharedIds + delivery.beyondClaims,
+        ok:
+          emailsLost === 0 && emailsTwice === 0 && emailsExtra === 0 && notMarkedSent === 0 && atLeastOnceByMessageId(delivery) && delivery.distinctReceived === expectedEmails.size,
         note:
-          `${emails.length} outbox rows, ${emails.length - unsent} sent and received by the SMTP server (${sink.received.length} deliveries, ${receivedById.size} distinct Message-IDs); ` +
-          `${resent} resent with the same Message-ID after a kill inside an SMTP exchange; ${strangers} unknown messages`,
+          `${emails.length} outbox rows, ${emails.length - notMarkedSent} marked sent, ${emails.length - delivery.unreceived} received by the SMTP server ` +
+          `(${sink.received.length} deliveries, ${delivery.distinctReceived} distinct Message-IDs, ${delivery.sharedIds} shared by two rows); ` +
+          `${delivery.resent} copies again under the same Message-ID after a kill between the SMTP send and its commit, ${delivery.beyondClaims} rows received more often than claimed, ` +
+          `${delivery.differingCopies} with differing copies; ${delivery.strangers} unknown messages`,
       },
       {
         check: 'journal replays to the stored state',
