@@ -9,5 +9,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
+    // A test that asserts nothing passes whatever the code does: each must make an assertion.
+    expect: { requireAssertions: true },
   },
 });
