@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExpectationFailure } from '../../src/runtime/testing/types';
-import { runYaml } from './helpers';
+import { readScenarios } from '../../src/runtime/testing/scenario-file';
+import { fixtureFlow, runYaml } from './helpers';
 
 // Every kind of expectation, seen failing: each case is a scenario whose expectations all hold
 // but one, which is wrong, so the run must fail with that expectation's own message and nothing
@@ -150,8 +151,11 @@ describe('scenario expectations', () => {
   });
 
   it('cover every kind the scenario file accepts', () => {
-    const kinds = new Set(WRONG.map((w) => w.kind));
-    expect([...kinds].sort()).toEqual(['attempts', 'avoids', 'data', 'effects', 'elapsed', 'end', 'error', 'path', 'status', 'through', 'visits']);
+    // The keys as the scenario file lists them to a user who wrote an unknown one.
+    const { problems } = readScenarios('x.scenarios.yaml', 'scenarios:\n  - name: s\n    expect:\n      nonsense: 1\n', fixtureFlow('refund'));
+    const accepted = /the keys are (.*)$/.exec(problems[0]?.message ?? '')?.[1]?.split(', ');
+    expect(accepted).toBeDefined();
+    expect([...new Set(WRONG.map((w) => w.kind))].sort()).toEqual([...accepted!].sort());
   });
 
   for (const wrong of WRONG) {
