@@ -217,9 +217,12 @@ export class SqliteStore {
     const version = this.db.pragma('user_version', { simple: true }) as number;
     if (version > SCHEMA_VERSION) throw new Error(`${path} was written by a newer laneflow (schema ${version})`);
     if (version < SCHEMA_VERSION) {
+      // Under the write lock, read again: two processes opening an old file migrate it once.
       this.db.transaction(() => {
+        const current = this.db.pragma('user_version', { simple: true }) as number;
+        if (current === SCHEMA_VERSION) return;
         const existing = this.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'instances'").get() !== undefined;
-        if (existing) for (let next = Math.max(version, 1) + 1; next <= SCHEMA_VERSION; next++) this.db.exec(MIGRATIONS[next]!);
+        if (existing) for (let next = Math.max(current, 1) + 1; next <= SCHEMA_VERSION; next++) this.db.exec(MIGRATIONS[next]!);
         this.db.exec(SCHEMA);
         this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();

@@ -29,7 +29,7 @@ describe('laneflow run flows/payment-failure-recovery.flow', () => {
     const run = laneflow(['run', FLOW, '--db', freshDb('cli-default'), '--clock', START], { env: NO_SMTP });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
-    expect(run.stdout).toMatch(/^\w+: completed$/m);
+    expect(run.stdout).toMatch(/^\w+: completed at n\d+ "[^"]+"$/m);
     expect(run.stdout).toContain('virtual clock: 2025-01-15T09:00:00.000Z → 2025-02-16T09:00:00.000Z\n');
     expect(run.stdout).toContain('"state": "active"');
     const notSent = 'status="not sent (no SMTP server: set LANEFLOW_SMTP_URL); kept in the outbox"';

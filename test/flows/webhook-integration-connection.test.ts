@@ -30,12 +30,25 @@ function recordTransactions(): { calls: TransactionCall[]; connections: Set<Data
     const connection = this;
     connections.add(connection);
     const transaction = originalTransaction.call(connection, work);
-    const wrapped = function (this: unknown, ...args: unknown[]) {
+    const record = () => {
       const stack = new Error().stack ?? '';
       calls.push({ nested: connection.inTransaction, engineStore: /\bSqliteStore\./.test(stack), packGroupCommit: /\bGroupCommit\.flush\b/.test(stack), connection });
+    };
+    const wrapped = function (this: unknown, ...args: unknown[]) {
+      record();
       return transaction.apply(this, args);
     };
-    return Object.assign(wrapped, transaction);
+    // Its BEGIN DEFERRED / IMMEDIATE / EXCLUSIVE forms are recorded alike.
+    for (const mode of ['deferred', 'immediate', 'exclusive'] as const) {
+      const variant = transaction[mode];
+      Object.defineProperty(wrapped, mode, {
+        value(this: unknown, ...args: unknown[]) {
+          record();
+          return variant.apply(this, args);
+        },
+      });
+    }
+    return wrapped;
   };
   Database.prototype.transaction = instrumented as unknown as typeof originalTransaction;
   return { calls, connections };

@@ -190,7 +190,7 @@ describe('the npm package', () => {
     const cli = run(join(project, 'node_modules', '.bin', 'laneflow'), ['run', 'order.flow', '--clock', 'virtual', '--db', join(work, 'cli.db'), '--input', '{"order":"A-1","quantity":2}'], project);
     expect(cli.stderr).toBe('');
     expect(cli.status).toBe(0);
-    expect(cli.stdout).toMatch(/^\S+: completed$/m);
+    expect(cli.stdout).toMatch(/^\S+: completed at n\d+ "[^"]+"$/m);
     // The final data, which the bindings' signing step (laneflow/webhooks) verified.
     expect(cli.stdout).toContain('"shipped": true');
     expect(cli.stdout).toContain('"receiptVerified": true');

@@ -342,7 +342,7 @@ describe('laneflow render --coverage / --trace', () => {
     mkdirSync(`${repoRoot}${artifacts}`, { recursive: true });
     const started = laneflow(['run', `${fixtures}/refund.flow`, '--db', db, '--input', '{"order": "ord_7", "amountCents": 500, "ageDays": 60}']);
     expect(started.status).toBe(0);
-    const id = /^(\w+): completed$/m.exec(started.stdout)![1]!;
+    const id = /^(\w+): completed at n\d+ "[^"]+"$/m.exec(started.stdout)![1]!;
     const run = laneflow(['render', `${fixtures}/refund.flow`, '--trace', id, '--db', db, '-o', '-']);
     expect(run.status).toBe(0);
     expect(run.stderr).toBe(`${fixtures}/refund.flow: instance ${id} (completed) took 4 of 9 edges\n`);
