@@ -34,7 +34,7 @@ await build({
   logLevel: 'warning',
 });
 
-// The start-up snapshot only makes `render`, `check` and `fmt` start faster: without it the
+// The start-up snapshot only makes `render` start faster: without it the
 // launcher runs the bundle above, so a Node.js that cannot build one still gets a working CLI.
 try {
   await buildSnapshot();

@@ -1,9 +1,9 @@
 // Builds the CLI's V8 start-up snapshot for the Node.js binary that runs this script.
 //
 // A process started from it (`node --snapshot-blob <blob> bin/laneflow.js …`, which bin/laneflow
-// does for `render`, `check` and `fmt`) begins with the CLI, the parser, svgdom and ELK already
-// loaded and warmed by a render of a sample flow (src/cli/snapshot.ts): a cold render takes
-// about 170 ms instead of 260 ms. A snapshot only loads in the very Node.js binary that built
+// does for `render`, the one command it makes faster: `npm run bench -- startup`) begins with the
+// CLI, the parser, svgdom and ELK already loaded and warmed by a render of a sample flow
+// (src/cli/snapshot.ts). A snapshot only loads in the very Node.js binary that built
 // it, with the same V8 flags, so dist/snapshot/node names that binary, which the launcher
 // compares with the `node` it would run (same file, not newer than the blob) before using it.
 import { build } from 'esbuild';

@@ -9,7 +9,7 @@ export interface CliRun {
 
 /**
  * Runs the built CLI (`npm test` builds it first) the way a user would: through the launcher,
- * bin/laneflow, which starts `render`, `check` and `fmt` from the start-up snapshot.
+ * bin/laneflow, which starts `render` from the start-up snapshot.
  */
 export function laneflow(args: string[], options: { cwd?: string; env?: Record<string, string | undefined>; launcher?: 'bin/laneflow' | 'bin/laneflow.js' } = {}): CliRun {
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: undefined, FORCE_COLOR: undefined, NODE_OPTIONS: undefined, ...options.env };
