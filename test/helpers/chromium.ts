@@ -12,7 +12,8 @@
 // executablePath() would unpack to a fixed /tmp/chromium, whatever the version, and skip the
 // libraries.
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { BrowserContext } from 'playwright-core';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -43,6 +44,34 @@ const ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'
 
 function processEnv(): Record<string, string> {
   return Object.fromEntries(Object.entries(process.env).filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+/** A browser test's Chromium: a persistent context on a fresh profile; `close` also removes the profile. */
+export interface TestBrowser {
+  context: BrowserContext;
+  close(): Promise<void>;
+}
+
+/** Opens the test Chromium headless at 1440×900, with `options` (colour scheme, downloads) on top. */
+export async function openTestBrowser(options: { colorScheme?: 'light' | 'dark'; acceptDownloads?: boolean } = {}): Promise<TestBrowser> {
+  const { chromium } = await import('playwright-core');
+  const browser = await testChromium();
+  const userData = mkdtempSync(join(tmpdir(), 'laneflow-chromium-'));
+  const context = await chromium.launchPersistentContext(userData, {
+    executablePath: browser.executablePath,
+    env: browser.env,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: browser.args,
+    ...options,
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(userData, { recursive: true, force: true });
+    },
+  };
 }
 
 export async function testChromium(): Promise<TestChromium> {

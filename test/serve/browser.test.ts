@@ -1,13 +1,12 @@
 // laneflow serve in a real browser: headless Chromium driven by playwright-core, Debian's when
 // it is installed, otherwise the one inside the @sparticuz/chromium npm package (test/helpers/chromium.ts).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve/server';
 import { repoRoot } from '../helpers/cases';
-import { testChromium } from '../helpers/chromium';
+import { openTestBrowser, type TestBrowser } from '../helpers/chromium';
 import { makeWorkspace, ORDER_FLOW, runOrderInstance, serve, type Workspace } from './helpers';
 
 /** The page renames labels as it goes; scenarios by node id stay valid. */
@@ -26,25 +25,17 @@ let workspace: Workspace;
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
-let userData: string;
+let browser: TestBrowser;
 const pageErrors: string[] = [];
 const dialogs: string[] = [];
 
 beforeAll(async () => {
-  const chromiumToRun = await testChromium();
   mkdirSync(ARTIFACTS, { recursive: true });
   workspace = makeWorkspace();
   await runOrderInstance(workspace);
   server = await serve(workspace);
-  userData = mkdtempSync(join(tmpdir(), 'laneflow-chromium-'));
-  context = await chromium.launchPersistentContext(userData, {
-    executablePath: chromiumToRun.executablePath,
-    env: chromiumToRun.env,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    colorScheme: 'light',
-    args: chromiumToRun.args,
-  });
+  browser = await openTestBrowser({ colorScheme: 'light' });
+  context = browser.context;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('dialog', (dialog) => {
@@ -54,10 +45,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
   workspace?.remove();
-  if (userData !== undefined) rmSync(userData, { recursive: true, force: true });
 });
 
 /** Waits until some text of the drawn diagram contains `text`. */

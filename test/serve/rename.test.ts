@@ -1,12 +1,11 @@
 // The open file renamed or deleted on disk, in a real browser (headless Chromium, as in
 // browser.test.ts): the page says so and keeps the text, to be saved under a new name or again.
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve/server';
-import { testChromium } from '../helpers/chromium';
+import { openTestBrowser, type TestBrowser } from '../helpers/chromium';
 import { makeWorkspace, ORDER_FLOW, serve, type Workspace } from './helpers';
 
 const WAIT = { timeout: 20_000 };
@@ -15,30 +14,22 @@ let workspace: Workspace;
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
-let userData: string;
+let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  const chromiumToRun = await testChromium();
   workspace = makeWorkspace();
   server = await serve(workspace);
-  userData = mkdtempSync(join(tmpdir(), 'laneflow-chromium-'));
-  context = await chromium.launchPersistentContext(userData, {
-    executablePath: chromiumToRun.executablePath,
-    env: chromiumToRun.env,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    args: chromiumToRun.args,
-  });
+  browser = await openTestBrowser();
+  context = browser.context;
   page = context.pages()[0] ?? (await context.newPage());
   page.on('pageerror', (error) => pageErrors.push(error.message));
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
   workspace?.remove();
-  if (userData !== undefined) rmSync(userData, { recursive: true, force: true });
 });
 
 const saveStatus = () => page.locator('#save-status').textContent();

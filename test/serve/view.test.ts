@@ -3,14 +3,11 @@
 // keys, it exports as an SVG file holding the diagram on screen, and 1:1 shows it at scale 1.
 // Times are taken inside the page (performance.now() at each input event, at each preview request
 // and at each new drawing), so the test's own round trips to the browser do not count.
-import { readFileSync, rmSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningServer } from '../../src/cli/serve/server';
-import { testChromium } from '../helpers/chromium';
+import { openTestBrowser, type TestBrowser } from '../helpers/chromium';
 import { makeWorkspace, serve, type Workspace } from './helpers';
 
 /** The page's delay between the last keystroke and the request that draws the text. */
@@ -40,23 +37,14 @@ let workspace: Workspace;
 let server: RunningServer;
 let context: BrowserContext;
 let page: Page;
-let userData: string;
+let browser: TestBrowser;
 const pageErrors: string[] = [];
 
 beforeAll(async () => {
-  const chromiumToRun = await testChromium();
   workspace = makeWorkspace();
   server = await serve(workspace);
-  userData = mkdtempSync(join(tmpdir(), 'laneflow-chromium-'));
-  context = await chromium.launchPersistentContext(userData, {
-    executablePath: chromiumToRun.executablePath,
-    env: chromiumToRun.env,
-    headless: true,
-    viewport: { width: 1440, height: 900 },
-    colorScheme: 'light',
-    args: chromiumToRun.args,
-    acceptDownloads: true,
-  });
+  browser = await openTestBrowser({ colorScheme: 'light', acceptDownloads: true });
+  context = browser.context;
   // Runs before the page's own scripts: a capturing input listener fires before the editor's.
   await context.addInitScript(() => {
     const probe: Probe = { inputs: [], previews: [], drawings: [] };
@@ -77,10 +65,9 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await server?.close();
   workspace?.remove();
-  if (userData !== undefined) rmSync(userData, { recursive: true, force: true });
 });
 
 async function diagramShows(text: string): Promise<void> {
