@@ -70,7 +70,7 @@ export class MachineCatalog {
     for (const version of fresh) await this.load(version);
   }
 
-  /** Whether a version was deployed since the last `discover`: cheap enough to ask every round. */
+  /** Whether a version was deployed since the last `discover` (one count of the machines table). */
   deployedSince(): boolean {
     return this.store.machineCount() !== this.machinesSeen;
   }
