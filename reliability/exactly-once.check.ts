@@ -7,12 +7,12 @@
 // idempotency key once, test/runtime/fixtures/process-steps.mjs), so a step run twice shows there
 // even when its second commit was refused.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../test/helpers/cases';
 import { laneflow } from '../test/helpers/cli';
-import { completedCount, freshFiles, killWorkers, query, seeded, spawnWorker, startInstances, type WorkerProcess } from '../test/helpers/worker';
+import { completedCount, freshFiles, killWorkers, query, seeded, spawnWorker, startInstances, writeMarkerProject, type WorkerProcess } from '../test/helpers/worker';
 import type { ReliabilityRow, ReliabilitySection } from './table';
 
 const FIXTURES = `${repoRoot}test/runtime/fixtures/`;
@@ -237,29 +237,11 @@ async function hung(folder: string): Promise<ReliabilityRow[]> {
 /** 4. The code of a binding module changes while 100 instances sleep; `laneflow upgrade` moves them. */
 async function changedCode(folder: string): Promise<ReliabilityRow[]> {
   const project = `${folder}/changed/`;
-  mkdirSync(project);
-  copyFileSync(HUNG.flow, `${project}shop.flow`);
-  copyFileSync(`${FIXTURES}process-steps.mjs`, `${project}process-steps.mjs`);
+  const code = writeMarkerProject(project, SLEEP_MS);
   // The gateway module imports better-sqlite3, which a folder outside the repository finds here.
   symlinkSync(`${repoRoot}node_modules`, `${project}node_modules`, 'dir');
-  writeFileSync(`${project}marker.mjs`, "export const marker = 'old code';\n");
-  writeFileSync(
-    `${project}shop.bindings.mjs`,
-    `import { marker } from './marker.mjs';
-import { record } from './process-steps.mjs';
-export default {
-  nodes: {
-    n2: (ctx) => record(ctx, 'n2'),
-    n3: async (ctx) => {
-      await ctx.sleep(${SLEEP_MS});
-      return { ...record(ctx, 'n3'), code: marker };
-    },
-  },
-};
-`,
-  );
   const files = freshFiles(`${folder}/`, 'changed');
-  const ids = await startInstances(files.db, `${project}shop.flow`, `${project}shop.bindings.mjs`, Array.from({ length: SLEEPING_INSTANCES }, () => ({})));
+  const ids = await startInstances(files.db, code.flow, code.bindings, Array.from({ length: SLEEPING_INSTANCES }, () => ({})));
   const oldVersion = query<{ machine: string }>(files.db, 'SELECT DISTINCT machine FROM instances')[0]!.machine;
 
   // The old code runs them up to their timers; then it stops, and the code they import changes.
@@ -267,7 +249,7 @@ export default {
   const asleep = await until(() => query(files.db, "SELECT 1 FROM journal WHERE outcome = 'sleeping'").length === ids.length, DEADLINE_MS);
   first.kill('SIGTERM');
   await first.exited;
-  writeFileSync(`${project}marker.mjs`, "export const marker = 'new code';\n");
+  code.changeCode();
   const changedAt = Date.now();
   const wokeBefore = query(files.db, "SELECT 1 FROM journal WHERE outcome = 'woke'").length;
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type BetterSqlite3 from 'better-sqlite3';
 import { checkSource } from '../../src/index';
@@ -99,4 +99,34 @@ export function seeded(seed: number): () => number {
     state = (state * 1_103_515_245 + 12_345) % 2 ** 31;
     return state / 2 ** 31;
   };
+}
+
+/**
+ * A project whose binding module imports a local module, `marker.mjs`, that the tests change
+ * while instances sleep: the fixture flow `hung.flow`, whose n3 sleeps `sleepMs` and then
+ * records the marker's text in the data (`code`). `changeCode` writes the new marker.
+ */
+export function writeMarkerProject(project: string, sleepMs: number): { flow: string; bindings: string; changeCode(): void } {
+  const fixtures = `${repoRoot}test/runtime/fixtures/`;
+  mkdirSync(project, { recursive: true });
+  copyFileSync(`${fixtures}hung.flow`, `${project}shop.flow`);
+  copyFileSync(`${fixtures}process-steps.mjs`, `${project}process-steps.mjs`);
+  const marker = (code: string) => writeFileSync(`${project}marker.mjs`, `export const marker = '${code}';\n`);
+  marker('old code');
+  writeFileSync(
+    `${project}shop.bindings.mjs`,
+    `import { marker } from './marker.mjs';
+import { record } from './process-steps.mjs';
+export default {
+  nodes: {
+    n2: (ctx) => record(ctx, 'n2'),
+    n3: async (ctx) => {
+      await ctx.sleep(${sleepMs});
+      return { ...record(ctx, 'n3'), code: marker };
+    },
+  },
+};
+`,
+  );
+  return { flow: `${project}shop.flow`, bindings: `${project}shop.bindings.mjs`, changeCode: () => marker('new code') };
 }

@@ -9,23 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cases';
-
-const ORDER_FLOW = `Shop { # Shop
-  n1: circle label:"Start"
-  n2: rectangle label:"Check order"
-  n3: diamond label:"In stock?"
-  n4: rectangle label:"Ship it"
-  n5: rectangle label:"Back-order"
-  n6: circle label:"End"
-
-  n1.handle(right) -> n2.handle(left)
-  n2.handle(right) -> n3.handle(left)
-  n3.handle(right) -> n4.handle(left) [label="Yes"]
-  n3.handle(bottom) -> n5.handle(top) [label="No"]
-  n4.handle(right) -> n6.handle(left)
-  n5.handle(right) -> n6.handle(left)
-}
-`;
+import { ORDER_FLOW } from '../serve/helpers';
 
 /**
  * A user's bindings, checked as strictly as a careful project would. The `@ts-expect-error`

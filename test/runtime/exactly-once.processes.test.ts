@@ -2,11 +2,11 @@
 // lease on an idle and on a busy machine, three workers killed ten times, a handler that never
 // answers, a stop with such a handler in hand, and a binding module changed while instances sleep.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot } from '../helpers/cases';
 import { laneflow } from '../helpers/cli';
-import { completedCount, freshFiles, killWorkers, query, seeded, spawnWorker, startInstances, waitFor, type WorkerProcess } from '../helpers/worker';
+import { completedCount, freshFiles, killWorkers, query, seeded, spawnWorker, startInstances, waitFor, writeMarkerProject, type WorkerProcess } from '../helpers/worker';
 
 const folder = `${repoRoot}test/artifacts/exactly-once/`;
 const fixtures = `${repoRoot}test/runtime/fixtures/`;
@@ -150,35 +150,16 @@ describe('each step exactly once with worker processes', () => {
   });
 
   it('leaves instances alone when their binding module changed while they slept, until laneflow upgrade moves them', async () => {
-    const project = `${folder}changed/`;
-    mkdirSync(project, { recursive: true });
-    cpSync(HUNG.flow, `${project}shop.flow`);
-    cpSync(`${fixtures}process-steps.mjs`, `${project}process-steps.mjs`);
-    writeFileSync(`${project}marker.mjs`, "export const marker = 'old code';\n");
-    writeFileSync(
-      `${project}shop.bindings.mjs`,
-      `import { marker } from './marker.mjs';
-import { record } from './process-steps.mjs';
-export default {
-  nodes: {
-    n2: (ctx) => record(ctx, 'n2'),
-    n3: async (ctx) => {
-      await ctx.sleep(500);
-      return { ...record(ctx, 'n3'), code: marker };
-    },
-  },
-};
-`,
-    );
+    const code = writeMarkerProject(`${folder}changed/`, 500);
     const files = freshFiles(folder, 'changed');
     const env = { LANEFLOW_TEST_GATEWAY: files.gateway };
-    for (let i = 0; i < 3; i++) expect(laneflow(['run', `${project}shop.flow`, '--db', files.db, '--detach'], { env }).status).toBe(0);
+    for (let i = 0; i < 3; i++) expect(laneflow(['run', code.flow, '--db', files.db, '--detach'], { env }).status).toBe(0);
     // Run them up to their timers, then change the code they import.
     const first = worker(files);
     await waitFor(() => query(files.db, "SELECT 1 FROM journal WHERE outcome = 'sleeping'").length === 3, 10_000, 'the sleeps');
     first.kill('SIGTERM');
     expect(await first.exited).toBe(0);
-    writeFileSync(`${project}marker.mjs`, "export const marker = 'new code';\n");
+    code.changeCode();
     const oldVersion = query<{ machine: string }>(files.db, 'SELECT DISTINCT machine FROM instances')[0]!.machine;
 
     const second = worker(files);
@@ -189,7 +170,7 @@ export default {
     expect(second.log()).toContain(`instances of version ${oldVersion} wait for a worker with their code: its code changed since it was deployed`);
     const versions = laneflow(['versions', '--db', files.db]);
     expect(versions.status).toBe(0);
-    expect(versions.stdout).toContain(`3 instances of version ${oldVersion} (${project}shop.flow) wait: no live worker has its code`);
+    expect(versions.stdout).toContain(`3 instances of version ${oldVersion} (${code.flow}) wait: no live worker has its code`);
     expect(laneflow(['inspect', '--db', files.db]).stdout).toContain(`3 instances of version ${oldVersion}`);
 
     const upgraded = laneflow(['upgrade', '--from', oldVersion.slice(0, 8), '--db', files.db]);
