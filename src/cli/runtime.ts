@@ -119,7 +119,8 @@ export function registerRuntimeCommands(program: Command): void {
       const payload = options.payload === undefined ? null : parseJson(options.payload, '--payload');
       await withEngine(options.db, (engine) => {
         engine.signal(instance, name, payload);
-        output.out(signalReport(engine.instance(instance)!, name, engine.machine(engine.instance(instance)!.machine)));
+        const signalled = engine.instance(instance)!;
+        output.out(signalReport(signalled, name, engine.machine(signalled.machine)));
       }, { mustExist: true });
     });
 

@@ -7,7 +7,7 @@ import { InputError } from '../lib/files';
 import { BUILTIN_PACKS, CATALOG_ONLY, type PackEnvironment } from './builtins';
 import type { AnyFlow, CatchInput, Duration, FlowBindings, HandlerDefinition, RetryInput } from './define';
 import { inlineCodeHash, syntaxErrorIn } from './code-version';
-import { durationMs } from './duration';
+import { requireDurationMs } from './duration';
 import { HandlerRegistry, type HandlerFunction } from './registry';
 import { importAtRunTime } from '../lib/import-at-run-time';
 
@@ -64,7 +64,7 @@ export function readBindings(
   bindings: FlowBindings<AnyFlow, unknown>,
   source: string,
   environment: PackEnvironment = CATALOG_ONLY,
-  code: string = inlineCodeHash(bindings as FlowBindings),
+  code: string = inlineCodeHash(bindings),
 ): LoadedBindings {
   const registry = new HandlerRegistry();
   for (const pack of [...BUILTIN_PACKS.map((build) => build(environment)), ...(bindings.packs ?? [])]) registry.use(pack);
@@ -120,9 +120,7 @@ function catchRoutes(input: CatchInput<AnyFlow>): { errorEquals: string[]; next:
 }
 
 function seconds(duration: Duration, what: string): number {
-  const ms = durationMs(duration);
-  if (ms === undefined) throw new InputError(`${what} is ${JSON.stringify(duration)}, not a duration such as 30s, 5m or 1500`);
-  return ms / 1000;
+  return requireDurationMs(duration, what) / 1000;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, relative, resolve } from 'node:path';
 import { InputError } from '../lib/files';
-import type { FlowBindings, HandlerDefinition } from './define';
+import type { AnyFlow, FlowBindings } from './define';
 
 /**
  * The code that runs a flow's handlers, as one hash: the binding module and every local module
@@ -58,17 +58,16 @@ async function localModules(entry: string): Promise<string[] | string> {
  * text of every handler function they hold. It changes when a handler's body does, not when a
  * helper the handler calls does — only a module's hash covers those.
  */
-export function inlineCodeHash(bindings: FlowBindings<never, unknown> | FlowBindings): string {
+export function inlineCodeHash(bindings: FlowBindings<AnyFlow, unknown>): string {
   const hash = createHash('sha256');
-  const add = (name: string, value: unknown) => {
-    if (typeof value === 'function') hash.update(`${name}\0${String(value)}\0`);
+  // Every function held anywhere in them, by its path (`nodes.n2.handler`, `packs.0.handlers.charge.run`).
+  const add = (path: string, value: unknown) => {
+    if (typeof value === 'function') hash.update(`${path}\0${String(value)}\0`);
     else if (typeof value === 'object' && value !== null) {
-      for (const key of Object.keys(value).sort()) add(`${name}.${key}`, (value as Record<string, unknown>)[key]);
+      for (const key of Object.keys(value).sort()) add(`${path}.${key}`, (value as Record<string, unknown>)[key]);
     }
   };
-  add('nodes', bindings.nodes);
-  add('handlers', bindings.handlers);
-  (bindings.packs ?? []).forEach((pack, index) => add(`packs.${index}.${pack.name}`, pack.handlers as Record<string, HandlerDefinition>));
+  add('bindings', { nodes: bindings.nodes, handlers: bindings.handlers, packs: bindings.packs });
   return hash.digest('hex').slice(0, 16);
 }
 

@@ -11,7 +11,7 @@ import { wallClock, type Clock } from './clock';
 import { moduleCodeHash } from './code-version';
 import { begin, nextWake, transition } from './core';
 import type { AnyFlow, Duration, FlowBindings, FlowShape } from './define';
-import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, durationMs } from './duration';
+import { DEFAULT_DRAIN_TIMEOUT, DEFAULT_STEP_TIMEOUT, requireDurationMs } from './duration';
 import { Executor, type DrainSummary, type StepReport } from './executor';
 import { MachineCatalog } from './machines';
 import type { HandlerInterceptor } from './registry';
@@ -134,8 +134,7 @@ export class Engine {
     // The flow's generated types checked keys and labels at compile time; at run time every
     // binding module is read alike, and `bind` checks it against the flow itself.
     const anyBindings = bindings as unknown as FlowBindings<AnyFlow, unknown>;
-    const { spec, registry } =
-      options.code === undefined ? readBindings(anyBindings, source, this.packEnvironment) : readBindings(anyBindings, source, this.packEnvironment, options.code);
+    const { spec, registry } = readBindings(anyBindings, source, this.packEnvironment, options.code);
     const { machine, diagnostics } = bind(flow, spec, registry.catalog(), options);
     if (machine === undefined) return { diagnostics };
     if (options.intercept !== undefined) registry.intercept(options.intercept);
@@ -326,8 +325,8 @@ export class Engine {
 }
 
 function milliseconds(duration: Duration, what: string): number {
-  const ms = durationMs(duration);
-  if (ms === undefined || ms <= 0) throw new InputError(`${what} is ${JSON.stringify(duration)}, not a duration such as 30s, 5m or 1500`);
+  const ms = requireDurationMs(duration, what);
+  if (ms <= 0) throw new InputError(`${what} is ${JSON.stringify(duration)}, not a duration such as 30s, 5m or 1500`);
   return ms;
 }
 

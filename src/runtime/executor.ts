@@ -85,10 +85,9 @@ export interface DrainSummary {
   abandoned: number;
 }
 
-/** An instance being driven: signals that arrived for it, its claim, and its handler runs in flight. */
+/** An instance being driven: signals that arrived for it, and its handler runs in flight. */
 interface Held {
   inbox: StoredSignal[];
-  epoch: number;
   running: Set<RunContext>;
 }
 
@@ -241,7 +240,7 @@ export class Executor {
    * Returns how many steps were abandoned.
    */
   private async settle(active: Set<Promise<void>>): Promise<number> {
-    const { store, clock, owner, drainMs } = this.options;
+    const { drainMs } = this.options;
     const deadline = Date.now() + drainMs;
     while (active.size > 0 || this.committer.busy) {
       const left = deadline - Date.now();
@@ -259,7 +258,7 @@ export class Executor {
     }
     while (this.committer.busy) await this.committer.progress();
     try {
-      store.releaseLeases(owner, clock.now());
+      this.releaseAll();
     } catch (error) {
       // The database cannot be written (a full disk, say): the leases run out by themselves.
       this.fail(error);
@@ -301,12 +300,8 @@ export class Executor {
   private async drive(seq: number, epoch: number, claimedSnapshot: Snapshot, signalSeq: number): Promise<void> {
     const { store, clock, random, machines } = this.options;
     const loaded = machines.get(claimedSnapshot.machine);
-    if (loaded === undefined) {
-      // Claims take only loaded versions: let it go, to be looked at again after a lease's time.
-      const now = clock.now();
-      this.committer.letGo({ seq, epoch, snapshot: claimedSnapshot, journal: [], outbox: [], release: { wakeAt: now + this.options.leaseMs, now } });
-      return;
-    }
+    // Claims take only the versions loaded here, and none is ever unloaded.
+    if (loaded === undefined) throw new Error(`instance ${claimedSnapshot.id} was claimed, but its version ${claimedSnapshot.machine} is not loaded`);
     // The snapshot just read from the store becomes the instance's working snapshot: each event
     // changes it in place, and each commit writes it.
     const effects = new RoundEffects();
@@ -315,7 +310,7 @@ export class Executor {
     // One event, refilled for each outcome: the core reads an event and keeps nothing of it.
     const handled: HandledEvent = { type: 'handled', at: 0, token: '', node: '', visit: 0, outcome: COMPLETED, random: 0 };
 
-    const held: Held = { inbox: signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [], epoch, running: new Set() };
+    const held: Held = { inbox: signalSeq > snapshot.signalSeq ? store.signalsOf(seq, snapshot.signalSeq) : [], running: new Set() };
     const inbox = held.inbox;
     this.held.set(seq, held);
     try {

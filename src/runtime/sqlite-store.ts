@@ -354,8 +354,8 @@ export class SqliteStore {
    * fencing tokens stay as they are, and a commit also needs the owner, so a late result of
    * such a step writes nothing.
    */
-  releaseLeases(owner: string, now: number): number {
-    return this.statements.releaseLeases.run(now, owner).changes;
+  releaseLeases(owner: string, now: number): void {
+    this.statements.releaseLeases.run(now, owner);
   }
 
   /** Records (or refreshes) a live worker and the versions whose code it has. */
@@ -556,14 +556,17 @@ export class SqliteStore {
 
   /**
    * Rewrites an instance no worker holds, in one transaction with `update` reading the current
-   * snapshot (for operator commands such as retry). Returns undefined when a worker holds it.
+   * snapshot (for operator commands such as retry). An update that hands back the snapshot it
+   * was given (a refusal) writes nothing. Returns undefined when a worker holds it.
    */
   updateUnclaimed<T>(seq: number, update: (current: Snapshot) => { snapshot: Snapshot; journal: JournalEntry[]; wakeAt: number | null; result: T }): T | undefined {
     return this.db.transaction(() => {
       const row = this.db.prepare('SELECT snapshot, lease_owner FROM instances WHERE seq = ?').get(seq) as { snapshot: string; lease_owner: string | null };
       if (row.lease_owner !== null) return undefined;
-      const next = update(JSON.parse(row.snapshot) as Snapshot);
+      const current = JSON.parse(row.snapshot) as Snapshot;
+      const next = update(current);
       const { snapshot } = next;
+      if (snapshot === current) return next.result;
       this.statements.replaceSnapshot.run(JSON.stringify(snapshot), snapshot.machine, snapshot.status, snapshot.updatedAt, next.wakeAt, seq);
       for (const entry of next.journal) this.insertJournal(seq, entry);
       return next.result;
